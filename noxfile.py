@@ -1,0 +1,51 @@
+"""Sessions of mlops-ladder; `nox` alone runs what CI runs."""
+
+import os
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests", "e2e"]
+nox.options.reuse_venv = "yes"
+
+# One uv cache for the sessions and for every generated project's venv; compiled bytecode
+# makes those venvs start faster.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and format-check the repository's own Python code."""
+    session.install("--group", "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Fast tests: rendering, answers, workflows, progression between levels."""
+    session.install("--group", "test")
+    session.run("pytest", "tests", "--ignore=tests/e2e", *session.posargs)
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """Render the named levels (default: all) and run each generated project for real."""
+    session.install("--group", "test")
+    levels = ",".join(session.posargs)
+    session.run("pytest", "tests/e2e", f"--levels={levels}" if levels else "--levels=all")
+
+
+@nox.session
+def diff(session: nox.Session) -> None:
+    """Show what level B adds to level A, both rendered from the same answers: diff -- A B."""
+    session.install("--group", "test")
+    session.run("python", "tools/ladder.py", "diff", *(session.posargs or ["0", "1"]))
+
+
+@nox.session
+def new(session: nox.Session) -> None:
+    """Render level N into FOLDER (default ./out) and run its main pipeline: new -- N [FOLDER]."""
+    session.install("--group", "test")
+    session.run("python", "tools/ladder.py", "new", *(session.posargs or ["1"]))

@@ -1,0 +1,16 @@
+"""Predict ride durations for trip records."""
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from .features import FEATURES
+
+PREDICTION = "predicted_duration"
+
+
+def predict(model: Pipeline, rides: pd.DataFrame) -> pd.Series:
+    """Predicted duration in minutes, one per ride, aligned with the input rows."""
+    missing = sorted(set(FEATURES) - set(rides.columns))
+    if missing:
+        raise ValueError(f"rides lack the feature columns {missing}")
+    return pd.Series(model.predict(rides[FEATURES]), index=rides.index, name=PREDICTION)

@@ -1,0 +1,30 @@
+"""Fit the pipeline on a month of clean rides, and save or load it."""
+
+import pickle
+from pathlib import Path
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from .data import TARGET
+from .features import FEATURES, build_pipeline
+
+
+def train(rides: pd.DataFrame, alpha: float) -> Pipeline:
+    """Fit a fresh pipeline on clean rides."""
+    return build_pipeline(alpha).fit(rides[FEATURES], rides[TARGET])
+
+
+def save_model(model: Pipeline, path: Path) -> Path:
+    """Pickle the fitted pipeline, creating the folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        pickle.dump(model, out)
+    return path
+
+
+def load_model(path: Path) -> Pipeline:
+    """Load a pipeline written by `save_model` (only load files you trust)."""
+    with Path(path).open("rb") as model_file:
+        return pickle.load(model_file)

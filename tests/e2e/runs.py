@@ -1,0 +1,53 @@
+"""Helpers to drive generated projects and read what they print."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import ladder
+import nbformat
+
+RMSE = re.compile(r"validation RMSE \(\d{4}-\d{2}\): ([0-9.]+) minutes")
+
+
+def git_commit_all(project: Path) -> None:
+    """Make the project a git repository, as its README asks a person to."""
+    for command in (
+        "git init -q -b main",
+        "git add -A",
+        "git -c user.name=e2e -c user.email=e2e@example.com commit -qm 'Render the template'",
+    ):
+        ladder.run(command, project)
+
+
+def rmse_in(text: str) -> str:
+    """The validation RMSE printed in `text`, as printed."""
+    found = RMSE.findall(text)
+    assert len(found) == 1, f"expected one validation RMSE in:\n{text}"
+    return found[0]
+
+
+def notebook_outputs(notebook_path: Path) -> list[dict]:
+    """Every output of every cell of a notebook."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    return [output for cell in notebook.cells for output in cell.get("outputs", [])]
+
+
+def printed_by(notebook_path: Path) -> str:
+    """What the cells of an executed notebook printed."""
+    streams = [o for o in notebook_outputs(notebook_path) if o["output_type"] == "stream"]
+    return "".join(output["text"] for output in streams)
+
+
+def in_project(project: Path, code: str, *command: str) -> str:
+    """Run Python `code` with the project's own interpreter; returns what it prints."""
+    python = [*command] if command else [str(project / ".venv" / "bin" / "python")]
+    result = subprocess.run(
+        [*python, "-c", code],
+        cwd=project,
+        env=ladder.project_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

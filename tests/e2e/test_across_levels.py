@@ -1,0 +1,10 @@
+"""The same seed, data and model give the same numbers at every level."""
+
+import pytest
+from runs import printed_by, rmse_in
+
+
+@pytest.mark.levels(0, 1)
+def test_rmse__level0_notebook_equals_level1_cli(level0, level1_train_output):
+    level0_rmse = rmse_in(printed_by(level0 / "duration-prediction.ipynb"))
+    assert level0_rmse == rmse_in(level1_train_output)

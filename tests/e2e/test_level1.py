@@ -1,0 +1,80 @@
+"""Level 1: CI and release workflows run locally step by step; the CLI trains and predicts."""
+
+import subprocess
+import zipfile
+
+import ladder
+import pytest
+from gha import run_workflow
+from runs import in_project, printed_by, rmse_in
+
+pytestmark = pytest.mark.levels(1)
+
+
+def test_first_run__trains_and_saves_the_model(level1, level1_train_output):
+    assert (level1 / "models" / "model.pkl").is_file()
+    assert float(rmse_in(level1_train_output)) < 10
+
+
+def test_ci_workflow__every_run_step_passes(level1):
+    log = run_workflow(level1 / ".github" / "workflows" / "ci.yml", level1)
+    assert "lint: ran Lint (ruff, through pre-commit)" in log
+    assert "test: ran Unit tests" in log
+
+
+def test_release_workflow__tag_builds_sdist_and_wheel(level1):
+    log = run_workflow(
+        level1 / ".github" / "workflows" / "release.yml", level1, {"GITHUB_REF_NAME": "v0.1.0"}
+    )
+    assert log[-1].startswith("release: skipped softprops/action-gh-release")
+    wheels = list((level1 / "dist").glob(f"{level1.name}-0.1.0-py3-none-any.whl"))
+    assert len(wheels) == 1 and list((level1 / "dist").glob("*.tar.gz"))
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        assert f"{level1.name}/simulate.py" in wheel.namelist()
+
+
+def test_release_workflow__a_tag_that_is_not_the_version_fails(level1):
+    with pytest.raises(subprocess.CalledProcessError):
+        run_workflow(
+            level1 / ".github" / "workflows" / "release.yml", level1, {"GITHUB_REF_NAME": "v9.9.9"}
+        )
+
+
+def test_cli__predict_writes_one_prediction_per_ride(level1):
+    ladder.run("make predict", level1)
+    printed = in_project(
+        level1,
+        "import pandas as pd\n"
+        "predicted = pd.read_parquet('predictions.parquet')['predicted_duration']\n"
+        "print(len(predicted), predicted.between(0, 120).mean())",
+    )
+    rows, share_plausible = printed.split()
+    assert int(rows) == 20_000
+    assert float(share_plausible) > 0.99
+
+
+def test_cli__retraining_gives_the_same_rmse(level1, level1_train_output):
+    again = subprocess.run(
+        ["uv", "run", "python", "-m", level1.name, "train"],
+        cwd=level1,
+        env=ladder.project_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert rmse_in(again.stdout) == rmse_in(level1_train_output)
+
+
+def test_notebook__runs_importing_the_package(level1, level1_train_output):
+    ladder.run(
+        "uv run --group notebook jupyter nbconvert --to notebook --execute "
+        "--output executed.ipynb duration-prediction.ipynb",
+        level1,
+    )
+    assert rmse_in(printed_by(level1 / "executed.ipynb")) == rmse_in(level1_train_output)
+
+
+def test_make__help_lists_the_tasks(level1):
+    result = ladder.run("make help", level1, capture_output=True, text=True)
+    for task in ("install", "lint", "test", "run", "predict", "build"):
+        assert f"make {task}" in result.stdout

@@ -1,0 +1,36 @@
+"""Level N+1 keeps level N's files, except the changes declared in templates/evolutions.toml."""
+
+import tomllib
+
+import ladder
+import pytest
+from answers import ODD_ANSWERS
+
+PAIRS = list(zip(ladder.levels(), ladder.levels()[1:], strict=False))
+
+
+@pytest.mark.parametrize("answers", [{}, ODD_ANSWERS], ids=["default", "odd"])
+@pytest.mark.parametrize(("low", "high"), PAIRS, ids=[f"{a}to{b}" for a, b in PAIRS])
+def test_progression__only_declared_changes(bake, low, high, answers):
+    upper_project = bake(high, answers)
+    changes = ladder.compare(ladder.tree(bake(low, answers)), ladder.tree(upper_project))
+    declared = ladder.evolutions(high, upper_project.name)
+    for kind in ("changed", "removed"):
+        undeclared = set(changes[kind]) - set(declared.get(kind, {}))
+        stale = set(declared.get(kind, {})) - set(changes[kind])
+        assert not undeclared, f"level {high} {kind} these without a reason: {sorted(undeclared)}"
+        assert not stale, f"declared as {kind} at level {high}, but not: {sorted(stale)}"
+
+
+def test_progression__manifest_names_only_real_levels_and_kinds():
+    manifest = tomllib.loads(ladder.EVOLUTIONS.read_text())
+    assert set(manifest) <= {f"level{high}" for _, high in PAIRS}
+    for sections in manifest.values():
+        assert set(sections) <= {"changed", "removed"}
+        assert all(why.strip() for entries in sections.values() for why in entries.values())
+
+
+def test_compare__finds_added_changed_and_removed_files():
+    lower = {"a": b"1", "b": b"2", "c": b"3"}
+    upper = {"a": b"1", "b": b"2 and more", "d": b"4"}
+    assert ladder.compare(lower, upper) == {"added": ["d"], "changed": ["b"], "removed": ["c"]}

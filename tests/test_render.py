@@ -1,0 +1,126 @@
+"""Every level renders, with default and odd answers, into exactly the files it should."""
+
+import re
+import subprocess
+import tomllib
+
+import ladder
+import nbformat
+import pytest
+import yaml
+from answers import ODD_ANSWERS
+
+PACKAGE_MODULES = [
+    "__init__", "__main__", "cli", "config", "data", "evaluate", "features", "predict",
+    "simulate", "train",
+]  # fmt: skip
+TEST_MODULES = ["conftest", "test_cli", "test_data", "test_simulate", "test_train"]
+EXPECTED_FILES = {
+    0: {
+        ".gitignore",
+        "README.md",
+        "duration-prediction.ipynb",
+        "requirements.txt",
+        "tlc_simulator.py",
+    },
+    1: {
+        ".github/workflows/ci.yml",
+        ".github/workflows/release.yml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        ".python-version",
+        "Makefile",
+        "README.md",
+        "duration-prediction.ipynb",
+        "pyproject.toml",
+        *(f"src/{{package}}/{name}.py" for name in PACKAGE_MODULES),
+        *(f"tests/{name}.py" for name in TEST_MODULES),
+    },
+}
+ANSWER_SETS = {"default": {}, "odd": ODD_ANSWERS}
+CASES = [(level, name) for level in ladder.levels() for name in ANSWER_SETS]
+LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+
+
+@pytest.fixture(params=CASES, ids=[f"level{level}-{name}" for level, name in CASES])
+def project(request, bake):
+    level, name = request.param
+    return level, bake(level, ANSWER_SETS[name])
+
+
+def test_render__exactly_the_expected_files(project):
+    level, path = project
+    assert level in EXPECTED_FILES, f"level {level} has no expected file list in this test"
+    package = path.name  # the default package name is the slug
+    expected = {name.format(package=package) for name in EXPECTED_FILES[level]}
+    assert set(ladder.tree(path)) == expected
+
+
+def test_render__no_template_syntax_left(project):
+    _, path = project
+    leftovers = {
+        name: LEFTOVER_JINJA.findall(content.decode())
+        for name, content in ladder.tree(path).items()
+        if LEFTOVER_JINJA.search(content.decode())
+    }
+    assert not leftovers
+
+
+def test_render__answers_reach_the_project(bake):
+    path = bake(1, ODD_ANSWERS)
+    assert path.name == "taxi_elan_duration_2"
+    assert (path / "README.md").read_text().startswith("# Taxi Élan Duration 2\n")
+    meta = tomllib.loads((path / "pyproject.toml").read_text())["project"]
+    author = {"name": ODD_ANSWERS["author_name"], "email": ODD_ANSWERS["author_email"]}
+    assert meta["authors"] == [author]
+    assert meta["description"] == ODD_ANSWERS["description"]
+    assert meta["requires-python"] == ">=3.13"
+    assert (path / ".python-version").read_text().strip() == "3.13"
+
+
+def test_render__notebooks_are_valid(project):
+    _, path = project
+    notebooks = list(path.glob("*.ipynb"))
+    assert notebooks
+    for notebook in notebooks:
+        nbformat.validate(nbformat.read(notebook, as_version=4))
+
+
+def test_render__code_passes_ruff(project):
+    """Level 0 has no ruff config of its own; its code is held to the same line length."""
+    _, path = project
+    for command in (["ruff", "check"], ["ruff", "format", "--check"]):
+        result = subprocess.run(
+            [*command, "--no-cache", "--line-length", "100", "."],
+            cwd=path,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_render__config_files_parse(project):
+    _, path = project
+    for toml_file in path.glob("*.toml"):
+        tomllib.loads(toml_file.read_text())
+    for yaml_file in [*path.glob(".*.yaml"), *path.glob(".github/workflows/*.yml")]:
+        assert isinstance(yaml.safe_load(yaml_file.read_text()), dict), yaml_file
+
+
+@pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 1])
+def test_render__workflows_are_valid_github_actions(bake, level):
+    workflows = sorted((bake(level) / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    result = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, workflows)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 1])
+def test_render__workflows_grant_least_privilege(bake, level):
+    for workflow in (bake(level) / ".github" / "workflows").glob("*.yml"):
+        spec = yaml.safe_load(workflow.read_text())
+        assert spec["permissions"] == {"contents": "read"}, f"{workflow.name}: read-only default"

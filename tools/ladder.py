@@ -1,0 +1,188 @@
+"""Render, compare and try the mlops-ladder templates; the noxfile and the tests call this.
+
+python tools/ladder.py diff 0 1          what level 1 adds to level 0
+python tools/ladder.py new 1 [FOLDER]    render level 1 into FOLDER and run its first run
+"""
+
+import argparse
+import difflib
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "templates"
+EVOLUTIONS = TEMPLATES / "evolutions.toml"
+
+# What a new user runs first at each level, as the generated README tells them
+# (with uv standing in for pip/venv, to be fast). `{package}` is the package name.
+FIRST_RUN = {
+    0: [
+        "uv venv --quiet .venv",
+        "uv pip install --quiet --python .venv/bin/python -r requirements.txt",
+        ".venv/bin/jupyter nbconvert --to notebook --execute --inplace duration-prediction.ipynb",
+    ],
+    1: [
+        "uv sync --quiet",
+        "uv run python -m {package} simulate 2024-01 2024-02",
+        "uv run python -m {package} train",
+    ],
+}
+
+
+def levels() -> list[int]:
+    """The levels that have a template, in order."""
+    return sorted(int(path.name.removeprefix("level")) for path in TEMPLATES.glob("level[0-9]"))
+
+
+def render(level: int, output_dir: Path, answers: Mapping[str, str] | None = None) -> Path:
+    """Render one level without prompts and with an isolated cookiecutter config."""
+    with tempfile.TemporaryDirectory() as home:
+        config = Path(home) / "config.yaml"
+        config.write_text(f"cookiecutters_dir: {home}/templates\nreplay_dir: {home}/replay\n")
+        project = cookiecutter(
+            str(TEMPLATES / f"level{level}"),
+            no_input=True,
+            extra_context=dict(answers or {}),
+            output_dir=str(output_dir),
+            config_file=str(config),
+        )
+    return Path(project)
+
+
+def tree(project: Path) -> dict[str, bytes]:
+    """Every file of a rendered project by its relative POSIX path."""
+    return {
+        path.relative_to(project).as_posix(): path.read_bytes()
+        for path in sorted(project.rglob("*"))
+        if path.is_file()
+    }
+
+
+def evolutions(level: int, package: str) -> dict[str, dict[str, str]]:
+    """Declared changes and removals of level-1's files at `level`, with their reasons."""
+    declared = tomllib.loads(EVOLUTIONS.read_text()).get(f"level{level}", {})
+    return {
+        kind: {path.format(package_name=package): why for path, why in entries.items()}
+        for kind, entries in declared.items()
+    }
+
+
+def compare(lower: dict[str, bytes], upper: dict[str, bytes]) -> dict[str, list[str]]:
+    """Paths added, changed and removed going from `lower` to `upper`."""
+    return {
+        "added": sorted(upper.keys() - lower.keys()),
+        "changed": sorted(p for p in lower.keys() & upper.keys() if lower[p] != upper[p]),
+        "removed": sorted(lower.keys() - upper.keys()),
+    }
+
+
+def _lines(content: bytes) -> list[str]:
+    try:
+        return content.decode().splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return ["<binary file>\n"]
+
+
+def diff_text(low: int, high: int, answers: Mapping[str, str] | None = None) -> str:
+    """A summary of what level `high` adds to level `low`, then the unified diff."""
+    with tempfile.TemporaryDirectory() as workdir:
+        lower = tree(render(low, Path(workdir) / "lower", answers))
+        upper_project = render(high, Path(workdir) / "upper", answers)
+        upper = tree(upper_project)
+    package = _package_of(upper)
+    why = {}
+    for level in range(low + 1, high + 1):
+        for entries in evolutions(level, package).values():
+            why.update(entries)
+    changes = compare(lower, upper)
+    out = [f"What level {high} adds to level {low}:\n"]
+    for kind, paths in changes.items():
+        lines = sum(len(_lines(upper.get(p, b""))) for p in paths)
+        out.append(f"  {len(paths):3d} files {kind:8s}({lines} lines in level {high})\n")
+    for kind in ("changed", "removed"):
+        for path in changes[kind]:
+            out.append(f"  {kind} {path}: {why.get(path, 'no reason declared')}\n")
+    out.append("\n")
+    for path in sorted(lower.keys() | upper.keys()):
+        if lower.get(path) != upper.get(path):
+            out.extend(
+                difflib.unified_diff(
+                    _lines(lower.get(path, b"")),
+                    _lines(upper.get(path, b"")),
+                    f"level{low}/{path}" if path in lower else "/dev/null",
+                    f"level{high}/{path}" if path in upper else "/dev/null",
+                )
+            )
+    return "".join(out)
+
+
+def _package_of(files: Mapping[str, bytes]) -> str:
+    """The package name of a rendered project (the folder under src/), or ''."""
+    packages = {path.split("/")[1] for path in files if path.startswith("src/")}
+    return packages.pop() if len(packages) == 1 else ""
+
+
+# Set by nox (and by activated venvs); they would point a project's uv at the caller's venv.
+CALLER_ENVIRONMENT = {"VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"}
+
+
+def project_env() -> dict[str, str]:
+    """The environment for a generated project's commands: its own venv, not the caller's."""
+    env = {k: v for k, v in os.environ.items() if k not in CALLER_ENVIRONMENT}
+    env.setdefault("UV_COMPILE_BYTECODE", "1")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run(command: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    """Run one shell command in a generated project, echoing it; raise when it fails."""
+    print(f"[{cwd.name}] $ {command}", flush=True)
+    return subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", command],
+        cwd=cwd,
+        env=kwargs.pop("env", None) or project_env(),
+        check=True,
+        **kwargs,
+    )
+
+
+def first_run(level: int, project: Path, package: str) -> None:
+    """Run a freshly rendered project's main pipeline, as its README says."""
+    for command in FIRST_RUN[level]:
+        run(command.format(package=shlex.quote(package)), project)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="mlops-ladder helpers")
+    commands = parser.add_subparsers(dest="command", required=True)
+    diff = commands.add_parser("diff", help="what level HIGH adds to level LOW")
+    diff.add_argument("low", type=int, choices=levels())
+    diff.add_argument("high", type=int, choices=levels())
+    new = commands.add_parser("new", help="render a level and run its main pipeline")
+    new.add_argument("level", type=int, choices=levels())
+    new.add_argument("folder", type=Path, nargs="?", default=ROOT / "out")
+    args = parser.parse_args(argv)
+
+    if args.command == "diff":
+        if args.low >= args.high:
+            parser.error("diff LOW HIGH needs LOW < HIGH")
+        sys.stdout.write(diff_text(args.low, args.high))
+    else:
+        args.folder.mkdir(parents=True, exist_ok=True)
+        project = render(args.level, args.folder.resolve())
+        package = _package_of(tree(project)) or project.name
+        first_run(args.level, project, package)
+        print(f"\nLevel {args.level} project ready in {project}; read its README.md next.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -37,6 +37,16 @@ EXPECTED_FILES = {
         *(f"tests/{name}.py" for name in TEST_MODULES),
     },
 }
+EXPECTED_FILES[2] = EXPECTED_FILES[1] | {
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    "dvc.yaml",
+    "params.yaml",
+    "src/{package}/prepare.py",
+    "src/{package}/tracking.py",
+    "tests/test_pipeline.py",
+}
 ANSWER_SETS = {"default": {}, "odd": ODD_ANSWERS}
 CASES = [(level, name) for level in ladder.levels() for name in ANSWER_SETS]
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
@@ -103,7 +113,7 @@ def test_render__config_files_parse(project):
     _, path = project
     for toml_file in path.glob("*.toml"):
         tomllib.loads(toml_file.read_text())
-    for yaml_file in [*path.glob(".*.yaml"), *path.glob(".github/workflows/*.yml")]:
+    for yaml_file in [*path.glob("*.yaml"), *path.glob(".*.yaml"), *path.glob(".github/*/*.yml")]:
         assert isinstance(yaml.safe_load(yaml_file.read_text()), dict), yaml_file
 
 

@@ -34,6 +34,13 @@ FIRST_RUN = {
         "uv run python -m {package} simulate 2024-01 2024-02",
         "uv run python -m {package} train",
     ],
+    2: [
+        "git init --quiet",
+        "uv sync --quiet",
+        "uv run python -m {package} simulate 2024-01 2024-02",
+        "uv run dvc add data/raw",
+        "uv run dvc repro",
+    ],
 }
 
 

@@ -7,7 +7,8 @@ skipped and reported. Any other action fails the run, so nothing is skipped sile
 import re
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ladder
@@ -22,17 +23,38 @@ GITHUB_ONLY = {
     "softprops/action-gh-release": "creates a release through GitHub's API",
 }
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+EVENT_CONDITION = re.compile(r"github\.event_name == '(\w+)'")
 
 
-def jobs(workflow: Path) -> dict[str, dict]:
-    """The workflow's jobs, in file order."""
-    return yaml.safe_load(workflow.read_text())["jobs"]
+@dataclass
+class WorkflowRun:
+    """What a local run of a workflow did, and what it wrote to the job summary."""
+
+    log: list[str] = field(default_factory=list)
+    summary: str = ""
 
 
-def run_workflow(workflow: Path, project: Path, env: Mapping[str, str] | None = None) -> list[str]:
-    """Run every `run:` step of every job; returns one log line per step."""
+def runs_on(condition: str | None, event: str) -> bool:
+    """Evaluate a step's `if:`; only `github.event_name == '...'` is understood."""
+    if condition is None:
+        return True
+    match = EVENT_CONDITION.fullmatch(condition.strip())
+    if not match:
+        raise ValueError(f"cannot evaluate `if: {condition}` locally")
+    return match.group(1) == event
+
+
+def run_workflow(
+    workflow: Path,
+    project: Path,
+    env: Mapping[str, str] | None = None,
+    event: str = "push",
+    only_jobs: Collection[str] = (),
+) -> WorkflowRun:
+    """Run every `run:` step of every job (or of `only_jobs`) for `event`, in file order."""
     spec = yaml.safe_load(workflow.read_text())
-    log = []
+    result = WorkflowRun()
+    log = result.log
     with tempfile.TemporaryDirectory() as runner_temp:
         github_files = {
             name: Path(runner_temp) / name.lower()
@@ -43,6 +65,7 @@ def run_workflow(workflow: Path, project: Path, env: Mapping[str, str] | None = 
         base = {
             **ladder.project_env(),
             "CI": "true",
+            "GITHUB_EVENT_NAME": event,
             "GITHUB_WORKSPACE": str(project),
             "RUNNER_TEMP": runner_temp,
             **{name: str(path) for name, path in github_files.items()},
@@ -50,8 +73,13 @@ def run_workflow(workflow: Path, project: Path, env: Mapping[str, str] | None = 
             **(env or {}),
         }
         for job_name, job in spec["jobs"].items():
+            if only_jobs and job_name not in only_jobs:
+                continue
             for step in job["steps"]:
                 name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
+                if not runs_on(step.get("if"), event):
+                    log.append(f"{job_name}: not on {event}: {name}")
+                    continue
                 if "uses" in step:
                     action = step["uses"].split("@")[0]
                     if action in GITHUB_ONLY:
@@ -73,4 +101,5 @@ def run_workflow(workflow: Path, project: Path, env: Mapping[str, str] | None = 
                     check=True,
                 )
                 log.append(f"{job_name}: ran {name}")
-    return log
+        result.summary = github_files["GITHUB_STEP_SUMMARY"].read_text()
+    return result

@@ -37,5 +37,5 @@ def test_notebook__saves_a_model_that_predicts(level0):
 
 
 def test_notebook__wrote_the_simulated_months_under_tlc_names(level0):
-    written = sorted(path.name for path in (level0 / "data").glob("*.parquet"))
+    written = sorted(path.name for path in (level0 / "data" / "raw").glob("*.parquet"))
     assert written == ["green_tripdata_2024-01.parquet", "green_tripdata_2024-02.parquet"]

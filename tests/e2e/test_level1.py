@@ -17,7 +17,7 @@ def test_first_run__trains_and_saves_the_model(level1, level1_train_output):
 
 
 def test_ci_workflow__every_run_step_passes(level1):
-    log = run_workflow(level1 / ".github" / "workflows" / "ci.yml", level1)
+    log = run_workflow(level1 / ".github" / "workflows" / "ci.yml", level1).log
     assert "lint: ran Lint (ruff, through pre-commit)" in log
     assert "test: ran Unit tests" in log
 
@@ -25,7 +25,7 @@ def test_ci_workflow__every_run_step_passes(level1):
 def test_release_workflow__tag_builds_sdist_and_wheel(level1):
     log = run_workflow(
         level1 / ".github" / "workflows" / "release.yml", level1, {"GITHUB_REF_NAME": "v0.1.0"}
-    )
+    ).log
     assert log[-1].startswith("release: skipped softprops/action-gh-release")
     wheels = list((level1 / "dist").glob(f"{level1.name}-0.1.0-py3-none-any.whl"))
     assert len(wheels) == 1 and list((level1 / "dist").glob("*.tar.gz"))

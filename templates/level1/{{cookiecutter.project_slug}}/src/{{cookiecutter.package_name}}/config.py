@@ -8,7 +8,7 @@ from pathlib import Path
 class Settings:
     """Defaults that the command line can override."""
 
-    data_dir: Path = Path("data")
+    data_dir: Path = Path("data/raw")
     model_path: Path = Path("models/model.pkl")
     train_month: str = "2024-01"
     val_month: str = "2024-02"

@@ -5,9 +5,9 @@ from sklearn.metrics import root_mean_squared_error
 from sklearn.pipeline import Pipeline
 
 from .data import TARGET
-from .features import FEATURES
+from .predict import predict
 
 
 def rmse(model: Pipeline, rides: pd.DataFrame) -> float:
     """Root mean squared error of the predicted duration, in minutes."""
-    return float(root_mean_squared_error(rides[TARGET], model.predict(rides[FEATURES])))
+    return float(root_mean_squared_error(rides[TARGET], predict(model, rides)))

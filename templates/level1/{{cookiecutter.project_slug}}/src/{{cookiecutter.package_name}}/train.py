@@ -1,18 +1,25 @@
 """Fit the pipeline on a month of clean rides, and save or load it."""
 
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .data import TARGET
-from .features import FEATURES, build_pipeline
+from .features import CATEGORICAL, NUMERICAL, build_pipeline
 
 
-def train(rides: pd.DataFrame, alpha: float) -> Pipeline:
+def train(
+    rides: pd.DataFrame,
+    alpha: float,
+    categorical: Sequence[str] = CATEGORICAL,
+    numerical: Sequence[str] = NUMERICAL,
+) -> Pipeline:
     """Fit a fresh pipeline on clean rides."""
-    return build_pipeline(alpha).fit(rides[FEATURES], rides[TARGET])
+    features = [*categorical, *numerical]
+    return build_pipeline(alpha, categorical, numerical).fit(rides[features], rides[TARGET])
 
 
 def save_model(model: Pipeline, path: Path) -> Path:

@@ -1,0 +1,164 @@
+"""Level 2: a DVC pipeline tracked in MLflow, reproducible from a fresh clone, checked by CI."""
+
+import json
+import shutil
+
+import ladder
+import pytest
+from gha import run_workflow
+from runs import git_commit_all, in_project
+
+pytestmark = pytest.mark.levels(2)
+
+MLFLOW_RUNS = """
+import json, mlflow
+mlflow.set_tracking_uri("sqlite:///mlflow.db")
+runs = mlflow.search_runs(experiment_names=[{experiment!r}], output_format="list")
+print(json.dumps([
+    {{"params": r.data.params, "metrics": r.data.metrics, "tags": r.data.tags,
+      "models": [m.model_id for m in mlflow.search_logged_models(
+          filter_string=f"source_run_id = '{{r.info.run_id}}'", output_format="list")]}}
+    for r in runs
+]))
+"""
+
+
+def mlflow_runs(project) -> list[dict]:
+    """Every run of the project's experiment, read through the MLflow client."""
+    code = MLFLOW_RUNS.format(experiment=project.name)
+    return json.loads(in_project(project, code).strip().splitlines()[-1])
+
+
+def dvc(project, *args: str) -> str:
+    """Run a DVC command in the project; returns what it printed."""
+    done = ladder.run("uv run dvc " + " ".join(args), project, capture_output=True, text=True)
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def level2(first_run):
+    project = first_run(2)
+    git_commit_all(project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def pushed(level2):
+    """The project after `dvc push` to its default local remote."""
+    dvc(level2, "push")
+    return level2
+
+
+def test_repro__mlflow_holds_a_run_with_params_metrics_data_version_and_model(level2):
+    (run,) = mlflow_runs(level2)
+    assert run["params"]["train.alpha"] == "1.0"
+    assert run["params"]["data.train_month"] == "2024-01"
+    metrics = json.loads((level2 / "metrics.json").read_text())
+    assert run["metrics"]["val_rmse"] == pytest.approx(metrics["rmse"])
+    raw_md5 = (level2 / "data" / "raw.dvc").read_text().split("md5: ")[1].split()[0]
+    assert run["tags"]["data.raw_md5"] == raw_md5
+    assert len(run["tags"]["git.commit"]) >= 7
+    assert len(run["models"]) == 1
+
+
+def test_repro__a_second_run_with_nothing_changed_does_nothing(level2):
+    before = len(mlflow_runs(level2))
+    assert "Data and pipelines are up to date." in dvc(level2, "repro")
+    assert len(mlflow_runs(level2)) == before
+
+
+def test_repro__a_changed_param_reruns_train_and_evaluate_only(level2):
+    params = level2 / "params.yaml"
+    original = params.read_text()
+    try:
+        params.write_text(original.replace("alpha: 1.0", "alpha: 2.0"))
+        printed = dvc(level2, "repro")
+        assert "Stage 'prepare' didn't change, skipping" in printed
+        assert "Running stage 'train'" in printed and "Running stage 'evaluate'" in printed
+    finally:
+        params.write_text(original)
+        ladder.run("git checkout -- dvc.lock && git reset --quiet", level2)
+        dvc(level2, "checkout")
+    assert "Data and pipelines are up to date." in dvc(level2, "status")
+
+
+def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed, tmp_path):
+    clone = pushed.parent / f"{pushed.name}-clone"  # beside it: the remote path is relative
+    ladder.run(f"git clone --quiet {pushed} {clone}", tmp_path)
+    try:
+        ladder.run("uv sync --quiet", clone)
+        dvc(clone, "pull")
+        assert "Data and pipelines are up to date." in dvc(clone, "status")
+        for path in ("models/model.pkl", "data/prepared/val.parquet", "data/raw"):
+            original, restored = pushed / path, clone / path
+            assert restored.exists(), path
+            if original.is_file():
+                assert restored.read_bytes() == original.read_bytes(), path
+    finally:
+        shutil.rmtree(clone)
+
+
+def test_exp_run__an_experiment_also_appears_in_mlflow(level2):
+    try:
+        printed = dvc(level2, "exp", "run", "-S", "train.alpha=0.25")
+        assert "Ran experiment" in printed
+        alphas = {run["params"]["train.alpha"] for run in mlflow_runs(level2)}
+        assert "0.25" in alphas
+        assert "0.25" in dvc(level2, "exp", "show", "--no-pager")
+    finally:
+        ladder.run("git reset --quiet --hard", level2)
+        dvc(level2, "checkout", "--force")
+
+
+def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2):
+    params = level2 / "params.yaml"
+    original = params.read_text()
+    try:
+        params.write_text(original.replace("max_rmse: 6.0", "max_rmse: 1.0"))
+        failed = ladder.run(
+            f"uv run python -m {level2.name} check || echo exit=$?",
+            level2,
+            capture_output=True,
+            text=True,
+        )
+        assert "exit=1" in failed.stdout
+        assert "is worse than the floor evaluate.max_rmse=1.0" in failed.stderr
+    finally:
+        params.write_text(original)
+
+
+def test_plots__dvc_renders_predicted_vs_actual(level2):
+    dvc(level2, "plots", "show")
+    page = (level2 / "dvc_plots" / "index.html").read_text()
+    assert "predicted" in page and "actual" in page
+
+
+def test_ci_workflow__every_run_step_passes_on_a_fresh_checkout(pushed, tmp_path):
+    checkout = tmp_path / pushed.name
+    ladder.run(f"git clone --quiet {pushed} {checkout}", tmp_path)
+    run = run_workflow(checkout / ".github" / "workflows" / "ci.yml", checkout)
+    assert "pipeline: ran Run the pipeline" in run.log
+    assert "pipeline: ran Fail when the model is worse than the floor in params.yaml" in run.log
+    assert "pipeline: not on push: Compare metrics and params with the base branch" in run.log
+    assert json.loads((checkout / "metrics.json").read_text()) == json.loads(
+        (pushed / "metrics.json").read_text()
+    )
+
+
+def test_ci_pull_request__the_summary_diffs_metrics_and_params(pushed, tmp_path):
+    checkout = tmp_path / pushed.name
+    ladder.run(f"git clone --quiet {pushed} {checkout}", tmp_path)
+    ladder.run("git checkout --quiet -b lower-alpha", checkout)
+    params = checkout / "params.yaml"
+    params.write_text(params.read_text().replace("alpha: 1.0", "alpha: 0.5"))
+    git_commit_all(checkout)
+    run = run_workflow(
+        checkout / ".github" / "workflows" / "ci.yml",
+        checkout,
+        {"GITHUB_BASE_REF": "main"},
+        event="pull_request",
+        only_jobs=["pipeline"],
+    )
+    assert "pipeline: ran Compare metrics and params with the base branch" in run.log
+    assert "train.alpha" in run.summary and "| 1.0" in run.summary and "0.5" in run.summary
+    assert "metrics.json" in run.summary and "rmse" in run.summary

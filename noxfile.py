@@ -34,7 +34,7 @@ def e2e(session: nox.Session) -> None:
     """Render the named levels (default: all) and run each generated project for real."""
     session.install("--group", "test")
     levels = ",".join(session.posargs)
-    session.run("pytest", "tests/e2e", f"--levels={levels}" if levels else "--levels=all")
+    session.run("pytest", "tests/e2e", "--tb=short", f"--levels={levels or 'all'}")
 
 
 @nox.session

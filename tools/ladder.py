@@ -35,7 +35,7 @@ FIRST_RUN = {
         "uv run python -m {package} train",
     ],
     2: [
-        "git init --quiet",
+        "git init --quiet --initial-branch=main",
         "uv sync --quiet",
         "uv run python -m {package} simulate 2024-01 2024-02",
         "uv run dvc add data/raw",

@@ -36,6 +36,13 @@ def level1(first_run) -> Path:
 
 
 @pytest.fixture(scope="session")
+def level2(first_run) -> Path:
+    project = first_run(2)
+    git_commit_all(project)
+    return project
+
+
+@pytest.fixture(scope="session")
 def level1_train_output(level1) -> str:
     """What `python -m <package> train` prints, run again in the level-1 project."""
     result = subprocess.run(

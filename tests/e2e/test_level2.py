@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import subprocess
 
 import ladder
 import pytest
@@ -16,8 +17,7 @@ mlflow.set_tracking_uri("sqlite:///mlflow.db")
 runs = mlflow.search_runs(experiment_names=[{experiment!r}], output_format="list")
 print(json.dumps([
     {{"params": r.data.params, "metrics": r.data.metrics, "tags": r.data.tags,
-      "models": [m.model_id for m in mlflow.search_logged_models(
-          filter_string=f"source_run_id = '{{r.info.run_id}}'", output_format="list")]}}
+      "models": [m.model_id for m in r.outputs.model_outputs]}}
     for r in runs
 ]))
 """
@@ -30,16 +30,17 @@ def mlflow_runs(project) -> list[dict]:
 
 
 def dvc(project, *args: str) -> str:
-    """Run a DVC command in the project; returns what it printed."""
-    done = ladder.run("uv run dvc " + " ".join(args), project, capture_output=True, text=True)
-    return done.stdout + done.stderr
-
-
-@pytest.fixture(scope="module")
-def level2(first_run):
-    project = first_run(2)
-    git_commit_all(project)
-    return project
+    """Run a DVC command in the project; returns what it printed, which a failure shows."""
+    done = subprocess.run(
+        ["uv", "run", "dvc", *args],
+        cwd=project,
+        env=ladder.project_env(),
+        capture_output=True,
+        text=True,
+    )
+    printed = done.stdout + done.stderr
+    assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{printed}"
+    return printed
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_repro__a_changed_param_reruns_train_and_evaluate_only(level2):
         assert "Running stage 'train'" in printed and "Running stage 'evaluate'" in printed
     finally:
         params.write_text(original)
-        ladder.run("git checkout -- dvc.lock && git reset --quiet", level2)
+        ladder.run("git checkout HEAD -- dvc.lock metrics.json plots", level2)
         dvc(level2, "checkout")
     assert "Data and pipelines are up to date." in dvc(level2, "status")
 
@@ -104,7 +105,7 @@ def test_exp_run__an_experiment_also_appears_in_mlflow(level2):
         assert "Ran experiment" in printed
         alphas = {run["params"]["train.alpha"] for run in mlflow_runs(level2)}
         assert "0.25" in alphas
-        assert "0.25" in dvc(level2, "exp", "show", "--no-pager")
+        assert "0.25" in dvc(level2, "exp", "show", "--csv")
     finally:
         ladder.run("git reset --quiet --hard", level2)
         dvc(level2, "checkout", "--force")

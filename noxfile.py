@@ -49,3 +49,10 @@ def new(session: nox.Session) -> None:
     """Render level N into FOLDER (default ./out) and run its main pipeline: new -- N [FOLDER]."""
     session.install("--group", "test")
     session.run("python", "tools/ladder.py", "new", *(session.posargs or ["1"]))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark level 3's scoring service against `mlflow models serve` (not run by CI)."""
+    session.install("--group", "test")
+    session.run("python", "benchmarks/serve.py", *session.posargs)

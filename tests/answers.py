@@ -5,5 +5,6 @@ ODD_ANSWERS = {
     "description": "Durée d'une course <en minutes> & plus: {braces} [brackets]",
     "author_name": "Zoë O'Brien-Łukasiewicz",
     "author_email": "zoe+taxi@example.org",
+    "package_name": "ride_time",
     "python_version": "3.13",
 }

@@ -1,12 +1,16 @@
 """The helpers behind `nox -s diff` and `nox -s new`."""
 
+import json
+from pathlib import Path
+
 import ladder
 import pytest
+from cookiecutter.main import cookiecutter
 
 
-def test_levels__lists_the_templates_in_order():
-    assert ladder.levels()[:2] == [0, 1]
-    assert ladder.levels() == sorted(ladder.levels())
+def test_levels__lists_every_template_folder_in_order():
+    folders = sorted(path.name for path in ladder.TEMPLATES.iterdir() if path.is_dir())
+    assert [f"level{level}" for level in ladder.levels()] == folders
 
 
 def test_diff__summarises_explains_and_shows_the_lines():
@@ -23,3 +27,20 @@ def test_diff__refuses_a_backwards_pair(capsys):
     with pytest.raises(SystemExit):
         ladder.main(["diff", "1", "0"])
     assert "needs LOW < HIGH" in capsys.readouterr().err
+
+
+def test_root_template__offers_every_level_with_a_title():
+    offered = json.loads((ladder.ROOT / "cookiecutter.json").read_text())["templates"]
+    assert [entry["path"] for entry in offered.values()] == [
+        f"./templates/level{level}" for level in ladder.levels()
+    ]
+    assert all(entry["title"].startswith("Level ") for entry in offered.values())
+
+
+def test_root_template__renders_the_chosen_level(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"replay_dir: {tmp_path}/replay\ncookiecutters_dir: {tmp_path}/cc\n")
+    project = cookiecutter(
+        str(ladder.ROOT), no_input=True, output_dir=str(tmp_path / "out"), config_file=str(config)
+    )
+    assert (Path(project) / "duration-prediction.ipynb").is_file()  # the first choice: level 0

@@ -14,7 +14,7 @@ PAIRS = list(zip(ladder.levels(), ladder.levels()[1:], strict=False))
 def test_progression__only_declared_changes(bake, low, high, answers):
     upper_project = bake(high, answers)
     changes = ladder.compare(ladder.tree(bake(low, answers)), ladder.tree(upper_project))
-    declared = ladder.evolutions(high, upper_project.name)
+    declared = ladder.evolutions(high, answers.get("package_name", upper_project.name))
     for kind in ("changed", "removed"):
         undeclared = set(changes[kind]) - set(declared.get(kind, {}))
         stale = set(declared.get(kind, {})) - set(changes[kind])

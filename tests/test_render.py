@@ -47,6 +47,15 @@ EXPECTED_FILES[2] = EXPECTED_FILES[1] | {
     "src/{package}/tracking.py",
     "tests/test_pipeline.py",
 }
+EXPECTED_FILES[3] = EXPECTED_FILES[2] | {
+    ".dockerignore",
+    ".github/workflows/cd.yml",
+    "Dockerfile",
+    "docker-compose.yml",
+    *(f"src/{{package}}/{name}.py" for name in ("deploy", "gate", "ingest", "registry", "serve")),
+    "src/{package}/validate.py",
+    *(f"tests/test_{name}.py" for name in ("gate", "ingest", "serve")),
+}
 ANSWER_SETS = {"default": {}, "odd": ODD_ANSWERS}
 CASES = [(level, name) for level in ladder.levels() for name in ANSWER_SETS]
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
@@ -55,19 +64,19 @@ LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 @pytest.fixture(params=CASES, ids=[f"level{level}-{name}" for level, name in CASES])
 def project(request, bake):
     level, name = request.param
-    return level, bake(level, ANSWER_SETS[name])
+    return level, bake(level, ANSWER_SETS[name]), ANSWER_SETS[name]
 
 
 def test_render__exactly_the_expected_files(project):
-    level, path = project
+    level, path, answers = project
     assert level in EXPECTED_FILES, f"level {level} has no expected file list in this test"
-    package = path.name  # the default package name is the slug
+    package = answers.get("package_name", path.name)
     expected = {name.format(package=package) for name in EXPECTED_FILES[level]}
     assert set(ladder.tree(path)) == expected
 
 
 def test_render__no_template_syntax_left(project):
-    _, path = project
+    _, path, _ = project
     leftovers = {
         name: LEFTOVER_JINJA.findall(content.decode())
         for name, content in ladder.tree(path).items()
@@ -89,7 +98,7 @@ def test_render__answers_reach_the_project(bake):
 
 
 def test_render__notebooks_are_valid(project):
-    _, path = project
+    _, path, _ = project
     notebooks = list(path.glob("*.ipynb"))
     assert notebooks
     for notebook in notebooks:
@@ -98,7 +107,7 @@ def test_render__notebooks_are_valid(project):
 
 def test_render__code_passes_ruff(project):
     """Level 0 has no ruff config of its own; its code is held to the same line length."""
-    _, path = project
+    _, path, _ = project
     for command in (["ruff", "check"], ["ruff", "format", "--check"]):
         result = subprocess.run(
             [*command, "--no-cache", "--line-length", "100", "."],
@@ -110,7 +119,7 @@ def test_render__code_passes_ruff(project):
 
 
 def test_render__config_files_parse(project):
-    _, path = project
+    _, path, _ = project
     for toml_file in path.glob("*.toml"):
         tomllib.loads(toml_file.read_text())
     for yaml_file in [*path.glob("*.yaml"), *path.glob(".*.yaml"), *path.glob(".github/*/*.yml")]:
@@ -134,3 +143,27 @@ def test_render__workflows_grant_least_privilege(bake, level):
     for workflow in (bake(level) / ".github" / "workflows").glob("*.yml"):
         spec = yaml.safe_load(workflow.read_text())
         assert spec["permissions"] == {"contents": "read"}, f"{workflow.name}: read-only default"
+
+
+@pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 3])
+def test_render__the_image_is_slim_non_root_health_checked_and_runs_serve(bake, level):
+    project = bake(level, ODD_ANSWERS)
+    lines = (project / "Dockerfile").read_text().splitlines()
+    assert "FROM python:3.13-slim" in lines
+    assert any(line.startswith("USER ") and "root" not in line for line in lines)
+    assert any(line.startswith("HEALTHCHECK ") for line in lines)
+    assert "RUN uv sync --locked --no-dev" in "\n".join(lines)
+    command = next(line for line in lines if line.startswith("CMD "))
+    assert command == f'CMD ["python", "-m", "{ODD_ANSWERS["package_name"]}", "serve"]'
+
+
+@pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 3])
+def test_render__compose_runs_tracking_server_on_postgresql_and_the_service(bake, level):
+    compose = yaml.safe_load((bake(level) / "docker-compose.yml").read_text())
+    assert set(compose["services"]) == {"postgres", "mlflow", "scorer"}
+    server = compose["services"]["mlflow"]["command"]
+    for option in ("postgresql+psycopg2://", "--serve-artifacts", "--workers 1"):
+        assert option in server
+    assert compose["services"]["scorer"]["environment"]["MLFLOW_TRACKING_URI"] == (
+        "http://mlflow:5000"
+    )

@@ -41,6 +41,11 @@ FIRST_RUN = {
         "uv run dvc add data/raw",
         "uv run dvc repro",
     ],
+    3: [
+        "git init --quiet --initial-branch=main",
+        "uv sync --quiet",
+        "uv run dvc repro",
+    ],
 }
 
 
@@ -112,8 +117,9 @@ def diff_text(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
     changes = compare(lower, upper)
     out = [f"What level {high} adds to level {low}:\n"]
     for kind, paths in changes.items():
-        lines = sum(len(_lines(upper.get(p, b""))) for p in paths)
-        out.append(f"  {len(paths):3d} files {kind:8s}({lines} lines in level {high})\n")
+        side, level = (lower, low) if kind == "removed" else (upper, high)
+        lines = sum(len(_lines(side[p])) for p in paths)
+        out.append(f"  {len(paths):3d} files {kind:8s}({lines} lines in level {level})\n")
     for kind in ("changed", "removed"):
         for path in changes[kind]:
             out.append(f"  {kind} {path}: {why.get(path, 'no reason declared')}\n")

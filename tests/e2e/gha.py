@@ -1,7 +1,9 @@
 """Run a GitHub Actions workflow's `run:` steps locally, in order, as a runner would.
 
 Setup actions map to what this machine already has; actions that only work on GitHub are
-skipped and reported. Any other action fails the run, so nothing is skipped silently.
+skipped and reported. Anything else this runner does not model (another action, an `if:` it
+cannot evaluate, an unknown key) is an error, so nothing is skipped silently. `env:` values that
+are GitHub expressions (secrets, vars) must be supplied by the caller.
 """
 
 import re
@@ -21,27 +23,66 @@ LOCAL_EQUIVALENT = {
 }
 GITHUB_ONLY = {
     "softprops/action-gh-release": "creates a release through GitHub's API",
+    "docker/setup-buildx-action": "needs a Docker engine",
+    "docker/login-action": "logs in to ghcr.io",
+    "docker/metadata-action": "reads GitHub's event",
+    "docker/build-push-action": "needs a Docker engine and ghcr.io",
 }
+JOB_KEYS = {"runs-on", "steps", "permissions", "needs", "if", "outputs", "environment", "env"}
+STEP_KEYS = {"name", "id", "uses", "with", "run", "env", "if", "working-directory"}
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
-EVENT_CONDITION = re.compile(r"github\.event_name == '(\w+)'")
+STEP_OUTPUT = re.compile(r"\$\{\{ steps\.(?P<step>[\w-]+)\.outputs\.(?P<name>\w+) \}\}")
+CONDITION = re.compile(
+    r"(?:github\.event_name|needs\.(?P<job>[\w-]+)\.outputs\.(?P<output>\w+)) == '(?P<value>\w+)'"
+)
+
+
+class StepFailed(Exception):
+    """A `run:` step exited non-zero; carries what it printed."""
+
+    def __init__(self, step: str, output: str) -> None:
+        super().__init__(f"step {step!r} failed:\n{output}")
+        self.output = output
 
 
 @dataclass
 class WorkflowRun:
-    """What a local run of a workflow did, and what it wrote to the job summary."""
+    """What a local run of a workflow did: a line per step, the job summary, job outputs."""
 
     log: list[str] = field(default_factory=list)
     summary: str = ""
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def runs_on(condition: str | None, event: str) -> bool:
-    """Evaluate a step's `if:`; only `github.event_name == '...'` is understood."""
+def holds(condition: str | None, event: str, outputs: Mapping[str, Mapping[str, str]]) -> bool:
+    """Evaluate an `if:`; only `github.event_name == '…'` and `needs.J.outputs.O == '…'`."""
     if condition is None:
         return True
-    match = EVENT_CONDITION.fullmatch(condition.strip())
+    match = CONDITION.fullmatch(condition.strip())
     if not match:
         raise ValueError(f"cannot evaluate `if: {condition}` locally")
-    return match.group(1) == event
+    if match["job"]:
+        return outputs.get(match["job"], {}).get(match["output"]) == match["value"]
+    return match["value"] == event
+
+
+def _resolve(env: Mapping[str, str], supplied: Mapping[str, str]) -> dict[str, str]:
+    """A workflow's `env:`: literal values as written, expressions from the caller."""
+    resolved = {}
+    for key, value in env.items():
+        if EXPRESSION.search(str(value)):
+            if key not in supplied:
+                raise ValueError(f"env {key} is a GitHub expression: supply it to run locally")
+            resolved[key] = supplied[key]
+        else:
+            resolved[key] = str(value)
+    return resolved
+
+
+def _read_pairs(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines, as steps write them to $GITHUB_OUTPUT and $GITHUB_ENV."""
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def run_workflow(
@@ -51,55 +92,85 @@ def run_workflow(
     event: str = "push",
     only_jobs: Collection[str] = (),
 ) -> WorkflowRun:
-    """Run every `run:` step of every job (or of `only_jobs`) for `event`, in file order."""
+    """Run every `run:` step of every job (or of `only_jobs`) for `event`, in file order.
+    A job's `if:` decides unless the caller names the job in `only_jobs`."""
     spec = yaml.safe_load(workflow.read_text())
+    supplied = dict(env or {})
     result = WorkflowRun()
-    log = result.log
     with tempfile.TemporaryDirectory() as runner_temp:
-        github_files = {
-            name: Path(runner_temp) / name.lower()
-            for name in ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_ENV")
-        }
-        for path in github_files.values():
-            path.touch()
+        summary = Path(runner_temp) / "step_summary"
+        summary.touch()
         base = {
             **ladder.project_env(),
             "CI": "true",
             "GITHUB_EVENT_NAME": event,
             "GITHUB_WORKSPACE": str(project),
+            "GITHUB_STEP_SUMMARY": str(summary),
             "RUNNER_TEMP": runner_temp,
-            **{name: str(path) for name, path in github_files.items()},
-            **spec.get("env", {}),
-            **(env or {}),
+            **supplied,
+            **_resolve(spec.get("env", {}), supplied),
         }
         for job_name, job in spec["jobs"].items():
+            if unknown := set(job) - JOB_KEYS:
+                raise ValueError(f"{workflow.name}: job {job_name} has keys {unknown} not modelled")
             if only_jobs and job_name not in only_jobs:
                 continue
-            for step in job["steps"]:
-                name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
-                if not runs_on(step.get("if"), event):
-                    log.append(f"{job_name}: not on {event}: {name}")
-                    continue
-                if "uses" in step:
-                    action = step["uses"].split("@")[0]
-                    if action in GITHUB_ONLY:
-                        log.append(f"{job_name}: skipped {action} ({GITHUB_ONLY[action]})")
-                        continue
-                    if action not in LOCAL_EQUIVALENT:
-                        raise ValueError(f"{workflow.name}: no local equivalent for {action}")
-                    log.append(f"{job_name}: {action} -> {LOCAL_EQUIVALENT[action]}")
-                    continue
-                if EXPRESSION.search(step["run"]):
-                    raise ValueError(f"{workflow.name}: step {name!r} uses ${{{{ }}}} in run:")
-                step_env = {**base, **job.get("env", {}), **step.get("env", {})}
-                cwd = project / step.get("working-directory", ".")
-                print(f"[{workflow.name} / {job_name}] {name}", flush=True)
-                subprocess.run(
-                    ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-                    cwd=cwd,
-                    env={k: str(v) for k, v in step_env.items()},
-                    check=True,
-                )
-                log.append(f"{job_name}: ran {name}")
-        result.summary = github_files["GITHUB_STEP_SUMMARY"].read_text()
+            if not only_jobs and not holds(job.get("if"), event, result.outputs):
+                result.log.append(f"{job_name}: skipped, `if: {job['if']}` is false")
+                continue
+            _run_job(workflow.name, job_name, job, project, base, supplied, result, runner_temp)
+        result.summary = summary.read_text()
     return result
+
+
+def _run_job(workflow, job_name, job, project, base, supplied, result, runner_temp) -> None:
+    job_env = {**base, **_resolve(job.get("env", {}), supplied)}
+    step_outputs: dict[str, dict[str, str]] = {}
+    for number, step in enumerate(job["steps"]):
+        if unknown := set(step) - STEP_KEYS:
+            raise ValueError(f"{workflow}: a step of {job_name} has keys {unknown} not modelled")
+        name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
+        if not holds(step.get("if"), job_env["GITHUB_EVENT_NAME"], result.outputs):
+            result.log.append(f"{job_name}: not on {job_env['GITHUB_EVENT_NAME']}: {name}")
+            continue
+        if "uses" in step:
+            action = step["uses"].split("@")[0]
+            if action in GITHUB_ONLY:
+                result.log.append(f"{job_name}: skipped {action} ({GITHUB_ONLY[action]})")
+            elif action in LOCAL_EQUIVALENT:
+                result.log.append(f"{job_name}: {action} -> {LOCAL_EQUIVALENT[action]}")
+            else:
+                raise ValueError(f"{workflow}: no local equivalent for {action}")
+            continue
+        if EXPRESSION.search(step["run"]):
+            raise ValueError(f"{workflow}: step {name!r} uses ${{{{ }}}} in run:")
+        files = {k: Path(runner_temp) / f"{job_name}-{number}-{k}" for k in ("OUTPUT", "ENV")}
+        for path in files.values():
+            path.touch()
+        step_env = {
+            **job_env,
+            **_resolve(step.get("env", {}), supplied),
+            "GITHUB_OUTPUT": str(files["OUTPUT"]),
+            "GITHUB_ENV": str(files["ENV"]),
+        }
+        print(f"[{workflow} / {job_name}] {name}", flush=True)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=project / step.get("working-directory", "."),
+            env=step_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        print(done.stdout, end="", flush=True)
+        if done.returncode != 0:
+            raise StepFailed(name, done.stdout)
+        job_env.update(_read_pairs(files["ENV"]))
+        if "id" in step:
+            step_outputs[step["id"]] = _read_pairs(files["OUTPUT"])
+        result.log.append(f"{job_name}: ran {name}")
+    result.outputs[job_name] = {
+        key: step_outputs.get(m["step"], {}).get(m["name"], "")
+        for key, value in job.get("outputs", {}).items()
+        if (m := STEP_OUTPUT.fullmatch(value))
+    }

@@ -39,15 +39,23 @@ def printed_by(notebook_path: Path) -> str:
     return "".join(output["text"] for output in streams)
 
 
-def in_project(project: Path, code: str, *command: str) -> str:
+def in_project(project: Path, code: str, env: dict[str, str] | None = None) -> str:
     """Run Python `code` with the project's own interpreter; returns what it prints."""
-    python = [*command] if command else [str(project / ".venv" / "bin" / "python")]
     result = subprocess.run(
-        [*python, "-c", code],
+        [str(project / ".venv" / "bin" / "python"), "-c", code],
         cwd=project,
-        env=ladder.project_env(),
+        env={**ladder.project_env(), **(env or {})},
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def set_param(project: Path, key: str, value: str) -> None:
+    """Set `key: value` in the project's params.yaml (a key that appears once)."""
+    params = project / "params.yaml"
+    pattern = re.compile(rf"^(\s*{re.escape(key)}:) .*$", re.MULTILINE)
+    text, count = pattern.subn(rf"\g<1> {value}", params.read_text())
+    assert count == 1, f"params.yaml has {count} lines for {key}"
+    params.write_text(text)

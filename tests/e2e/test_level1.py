@@ -5,7 +5,7 @@ import zipfile
 
 import ladder
 import pytest
-from gha import run_workflow
+from gha import StepFailed, run_workflow
 from runs import in_project, printed_by, rmse_in
 
 pytestmark = pytest.mark.levels(1)
@@ -34,10 +34,11 @@ def test_release_workflow__tag_builds_sdist_and_wheel(level1):
 
 
 def test_release_workflow__a_tag_that_is_not_the_version_fails(level1):
-    with pytest.raises(subprocess.CalledProcessError):
+    with pytest.raises(StepFailed, match="Check that the tag matches") as failed:
         run_workflow(
             level1 / ".github" / "workflows" / "release.yml", level1, {"GITHUB_REF_NAME": "v9.9.9"}
         )
+    assert "tag v9.9.9 does not match version 0.1.0" in failed.value.output
 
 
 def test_cli__predict_writes_one_prediction_per_ride(level1):

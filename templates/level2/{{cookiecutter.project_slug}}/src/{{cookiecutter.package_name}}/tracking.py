@@ -18,10 +18,16 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = __package__
 
 
-def start(experiment: str = EXPERIMENT) -> str:
+def connect() -> str:
     """Point MLflow at MLFLOW_TRACKING_URI, or at the local SQLite file; returns the URI."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def start(experiment: str = EXPERIMENT) -> str:
+    """Connect, and log runs into the project's experiment; returns the URI."""
+    uri = connect()
     mlflow.set_experiment(experiment)
     return uri
 
@@ -35,12 +41,17 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def dvc_md5(dvc_file: Path) -> str:
-    """The hash that a `.dvc` file records for the data it tracks, or "untracked"."""
-    if not Path(dvc_file).exists():
-        return "untracked"
-    with Path(dvc_file).open() as source:
-        return yaml.safe_load(source)["outs"][0]["md5"]
+def dvc_md5(path: Path) -> str:
+    """The hash DVC records for `path`: in `<path>.dvc`, or as a stage output in dvc.lock."""
+    dvc_file, lock = Path(f"{path}.dvc"), Path("dvc.lock")
+    if dvc_file.exists():
+        return yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
+    if lock.exists():
+        for stage in yaml.safe_load(lock.read_text())["stages"].values():
+            for out in stage.get("outs", []):
+                if Path(out["path"]) == Path(path):
+                    return out["md5"]
+    return "untracked"
 
 
 def git_commit() -> str:
@@ -56,7 +67,7 @@ def git_commit() -> str:
 
 def data_version(raw_dir: Path, inputs: list[Path]) -> dict[str, str]:
     """Tags that pin down a run's data and code: DVC hashes and the git commit."""
-    tags = {"data.raw_md5": dvc_md5(Path(f"{raw_dir}.dvc")), "git.commit": git_commit()}
+    tags = {"data.raw_md5": dvc_md5(raw_dir), "git.commit": git_commit()}
     tags.update({f"data.{Path(path).stem}_md5": file_md5(path) for path in inputs})
     return tags
 

@@ -52,8 +52,9 @@ def main() -> None:
     with mlflow.start_run() as run:
         mlflow.log_params(tracking.flat_params(PARAMS_FILE))
         mlflow.set_tags(tracking.data_version(settings.data_dir, [settings.train_path]))
-        tracking.log_model(model, rides[list(model.feature_names_in_)].head(5))
-    settings.run_path.write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}))
+        model_uri = tracking.log_model(model, rides[list(model.feature_names_in_)].head(5))
+    record = {"run_id": run.info.run_id, "model_uri": model_uri, "tracking_uri": uri}
+    settings.run_path.write_text(json.dumps(record))
     print(f"trained on {len(rides)} rides; MLflow run {run.info.run_id} in {uri}")
 
 

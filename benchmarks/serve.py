@@ -1,0 +1,125 @@
+"""Level 3's scoring service against `mlflow models serve`, on the same model version.
+
+    python benchmarks/serve.py [--project PATH] [--requests N]
+
+Without --project, renders level 3 into a temp folder and runs its pipeline to get a champion.
+Both servers run one worker on 127.0.0.1; a stdlib client with keep-alive connections sends
+single-row and 100-row requests at concurrency 1 and 8. Prints requests/s, p50 and p99 latency,
+and the ratio against MLflow. This is a benchmark, not a test: nothing here asserts.
+"""
+
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests" / "e2e")]
+
+import ladder  # noqa: E402
+from services import background, dockerfile_command, free_port, wait_for  # noqa: E402
+
+RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+
+
+def champion_project(folder: Path) -> Path:
+    project = ladder.render(3, folder)
+    ladder.first_run(3, project, project.name)
+    return project
+
+
+def load(port: int, path: str, body: bytes, requests: int, concurrency: int) -> dict:
+    """Send `requests` POSTs from `concurrency` keep-alive clients; latency figures in ms."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_client = requests // concurrency
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for _ in range(per_client):
+            start = time.perf_counter()
+            connection.request("POST", path, body, {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"{path} answered {answer.status}")
+            mine.append((time.perf_counter() - start) * 1000)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(latencies) / wall,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(0.99 * (len(latencies) - 1))],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, help="a level-3 project with a champion")
+    parser.add_argument("--requests", type=int, default=2000, help="per configuration")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as workdir:
+        project = args.project or champion_project(Path(workdir))
+        tracking = f"sqlite:///{project / 'mlflow.db'}"
+        env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": tracking}
+        ours, theirs = free_port(), free_port()
+        command = dockerfile_command(project)
+        command[0] = str(project / ".venv" / "bin" / command[0])
+        model_uri = f"models:/{project.name}@champion"
+        mlflow_serve = [
+            str(project / ".venv" / "bin" / "mlflow"), "models", "serve", "-m", model_uri,
+            "--env-manager", "local", "--host", "127.0.0.1", "--port", str(theirs), "-w", "1",
+        ]  # fmt: skip
+        logs = Path(workdir)
+        ours_env = {**env, "SERVE_HOST": "127.0.0.1", "SERVE_PORT": str(ours)}
+        with (
+            background(command, project, ours_env, logs / "ours.log") as ours_process,
+            background(mlflow_serve, project, env, logs / "mlflow.log") as mlflow_process,
+        ):
+            wait_for(f"http://127.0.0.1:{ours}/health", ours_process)
+            wait_for(f"http://127.0.0.1:{theirs}/health", mlflow_process, seconds=180)
+            rows = []
+            for size in (1, 100):
+                ours_body = json.dumps(RIDE if size == 1 else [RIDE] * size).encode()
+                theirs_body = json.dumps({"dataframe_records": [RIDE] * size}).encode()
+                for concurrency in (1, 8):
+                    count = args.requests if size == 1 else args.requests // 4
+                    load(ours, "/predict", ours_body, 100, 1)  # warm up both
+                    load(theirs, "/invocations", theirs_body, 100, 1)
+                    a = load(ours, "/predict", ours_body, count, concurrency)
+                    b = load(theirs, "/invocations", theirs_body, count, concurrency)
+                    rows.append((size, concurrency, a, b))
+
+    print("\nScoring service (level 3) vs `mlflow models serve --env-manager local`")
+    print("same model version, one worker each, 127.0.0.1, 2-core machine\n")
+    header = f"{'rows':>4} {'conc':>4} | {'ours req/s':>10} {'p50 ms':>7} {'p99 ms':>7}"
+    header += f" | {'mlflow req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}"
+    print(header)
+    print("-" * len(header))
+    for size, concurrency, a, b in rows:
+        print(
+            f"{size:>4} {concurrency:>4} | {a['rps']:>10.0f} {a['p50']:>7.2f} {a['p99']:>7.2f}"
+            f" | {b['rps']:>12.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {a['rps'] / b['rps']:>4.1f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

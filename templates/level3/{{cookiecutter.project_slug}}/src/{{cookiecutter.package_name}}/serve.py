@@ -1,0 +1,171 @@
+"""Scoring service: the registry's champion behind FastAPI (predict, health, model, reload)."""
+
+import asyncio
+import json
+import logging
+import threading
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from . import registry
+from .simulate import N_ZONES
+
+MAX_BATCH = 1000  # rides per request; larger batches get a 422
+log = logging.getLogger(__name__)
+
+
+class Ride(BaseModel):
+    """One ride to score: the trip-record fields that the model uses."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    PULocationID: int = Field(ge=1, le=N_ZONES, description="pick-up TLC taxi zone")
+    DOLocationID: int = Field(ge=1, le=N_ZONES, description="drop-off TLC taxi zone")
+    trip_distance: float = Field(ge=0, le=500, description="miles")
+
+
+class Predictions(BaseModel):
+    """Predicted durations in minutes, in the order of the rides sent."""
+
+    predictions: list[float]
+    model_version: str
+
+
+ONE_RIDE = TypeAdapter(Ride)
+BATCH = TypeAdapter(Annotated[list[Ride], Field(min_length=1, max_length=MAX_BATCH)])
+
+
+def parse_rides(body: bytes) -> list[Ride]:
+    """One ride (a JSON object) or a batch (a JSON array); HTTP 422 with the reasons if not."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise HTTPException(422, f"the body is not valid JSON: {error}") from None
+    try:
+        if isinstance(payload, list):
+            return BATCH.validate_python(payload)
+        return [ONE_RIDE.validate_python(payload)]
+    except ValidationError as error:
+        details = error.errors(include_url=False, include_input=False, include_context=False)
+        raise HTTPException(422, details) from None
+
+
+class Champion:
+    """The release being served. A reload loads the new model first, then swaps it in whole,
+    so every request is scored by exactly one model, old or new."""
+
+    def __init__(self) -> None:
+        self.release: registry.Release | None = None
+        self.info: dict = {}
+        self._reloading = threading.Lock()
+
+    def reload(self) -> tuple[str | None, str]:
+        """Load the current champion; returns the previous and the new version."""
+        with self._reloading:
+            release = registry.load(registry.CHAMPION)
+            client = MlflowClient()
+            version = client.get_model_version(release.name, release.version)
+            info = {
+                "name": release.name,
+                "version": release.version,
+                "alias": release.alias,
+                "run_id": release.run_id,
+                "metrics": client.get_run(release.run_id).data.metrics,
+                "gate": {k: v for k, v in version.tags.items() if k.startswith("gate.")},
+            }
+            previous = self.release.version if self.release else None
+            self.release, self.info = release, info
+        return previous, release.version
+
+
+def predict_minutes(release: registry.Release, rides: list[Ride]) -> list[float]:
+    """Score rides with one release's model."""
+    frame = pd.DataFrame(
+        {
+            "PULocationID": [ride.PULocationID for ride in rides],
+            "DOLocationID": [ride.DOLocationID for ride in rides],
+            "trip_distance": [ride.trip_distance for ride in rides],
+        }
+    )
+    return [float(minutes) for minutes in release.model.predict(frame)]
+
+
+async def _poll(champion: Champion, seconds: float) -> None:
+    """Reload whenever the registry's champion alias moves (when RELOAD_SECONDS > 0)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            current = await asyncio.to_thread(registry.version_for, registry.CHAMPION)
+            if current and (champion.release is None or current != champion.release.version):
+                previous, new = await asyncio.to_thread(champion.reload)
+                log.warning("champion reloaded: version %s -> %s", previous, new)
+        except (LookupError, MlflowException, OSError) as error:
+            log.warning("champion poll failed, still serving the loaded model: %s", error)
+
+
+def create_app(champion: Champion | None = None, reload_seconds: float = 0) -> FastAPI:
+    """The service; it starts even without a champion, and is healthy once one is loaded."""
+    champion = champion or Champion()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if champion.release is None:
+            try:
+                await asyncio.to_thread(champion.reload)
+            except (LookupError, MlflowException, OSError) as error:
+                log.warning("no champion loaded yet: %s", error)
+        poll = asyncio.create_task(_poll(champion, reload_seconds)) if reload_seconds else None
+        yield
+        if poll:
+            poll.cancel()
+
+    app = FastAPI(title=f"{registry.MODEL_NAME} scoring service", lifespan=lifespan)
+    app.state.champion = champion
+
+    def serving() -> registry.Release:
+        release = champion.release
+        if release is None:
+            raise HTTPException(503, "no champion model is loaded yet")
+        return release
+
+    @app.post("/predict", response_model=Predictions)
+    async def predict(request: Request) -> Predictions:
+        """Predicted durations (minutes) for one ride (a JSON object with PULocationID,
+        DOLocationID and trip_distance) or a batch (a JSON array of up to MAX_BATCH of them)."""
+        rides = parse_rides(await request.body())
+        release = serving()
+        # Scored in the event loop: a few milliseconds of CPU, cheaper than a thread hop.
+        minutes = predict_minutes(release, rides)
+        return Predictions(predictions=minutes, model_version=release.version)
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        """200 once a champion is loaded, 503 before."""
+        if champion.release is None:
+            return JSONResponse({"status": "no model loaded"}, status_code=503)
+        return JSONResponse({"status": "ok", "model_version": champion.release.version})
+
+    @app.get("/model")
+    def model() -> dict:
+        """Name, version, alias, run, metrics and gate decision of the model being served."""
+        serving()
+        return champion.info
+
+    @app.post("/reload")
+    def reload() -> dict:
+        """Load the registry's current champion without a restart."""
+        try:
+            previous, version = champion.reload()
+        except LookupError as error:
+            raise HTTPException(409, str(error)) from None
+        except (MlflowException, OSError) as error:
+            raise HTTPException(503, f"registry unavailable: {error}") from None
+        return {"previous_version": previous, "version": version}
+
+    return app

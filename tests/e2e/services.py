@@ -1,0 +1,171 @@
+"""Real services on loopback for the e2e tests: PostgreSQL, an MLflow tracking server, and a
+generated project's scoring service. Each is started as a process and stopped by its PID."""
+
+import contextlib
+import glob
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import ladder
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _decode(content: bytes) -> dict:
+    try:
+        return json.loads(content or b"{}")
+    except json.JSONDecodeError:
+        return {"text": content.decode(errors="replace")}
+
+
+def http(url: str, body: object = None, method: str | None = None) -> tuple[int, dict]:
+    """One JSON call; returns the status and the decoded body (status 0: nothing answered)."""
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, _decode(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, _decode(error.read())
+    except (urllib.error.URLError, OSError):
+        return 0, {}
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    """Wait until `url` answers 200, failing early if the process died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process behind {url} exited with {process.returncode}")
+        if http(url)[0] == 200:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer 200 within {seconds:.0f} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a process started in its own session, and its children, by its PID."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextlib.contextmanager
+def background(command: list[str], cwd: Path, env: Mapping[str, str], log: Path):
+    """A process in its own session, logging to `log`; stopped on exit."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def dockerfile_command(project: Path) -> list[str]:
+    """The CMD of the project's Dockerfile: the command the container runs."""
+    for line in (project / "Dockerfile").read_text().splitlines():
+        if line.startswith("CMD "):
+            return json.loads(line.removeprefix("CMD "))
+    raise ValueError("the Dockerfile has no CMD")
+
+
+@contextlib.contextmanager
+def scoring_service(project: Path, tracking_uri: str) -> Iterator[str]:
+    """The project's service, started with the container's own command in the project's venv."""
+    command = dockerfile_command(project)
+    command[0] = str(project / ".venv" / "bin" / command[0])
+    port = free_port()
+    env = {
+        **ladder.project_env(),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "SERVE_HOST": "127.0.0.1",
+        "SERVE_PORT": str(port),
+    }
+    url = f"http://127.0.0.1:{port}"
+    log = project.parent / f"{project.name}-serve.log"
+    with background(command, project, env, log) as process:
+        wait_for(f"{url}/health", process)
+        yield url
+
+
+def _postgres_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name)]
+    if not found[-1]:
+        raise FileNotFoundError(f"no PostgreSQL {name}: apt-get install postgresql")
+    return found[-1]
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on a free loopback port; yields its SQLAlchemy URL."""
+    home = Path(tempfile.mkdtemp(prefix="mlops-ladder-pg-"))
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(home, "postgres")
+    data, port = home / "data", free_port()
+    run = [*as_postgres]
+    subprocess.run(
+        [*run, _postgres_bin("initdb"), "-D", str(data), "-U", "mlflow", "--auth=trust"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
+    subprocess.run(
+        [*run, _postgres_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"),
+         "-w", "start"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    try:
+        createdb = [_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mlflow"]
+        subprocess.run([*createdb, "mlflow"], check=True, capture_output=True)
+        yield f"postgresql+psycopg2://mlflow@127.0.0.1:{port}/mlflow"
+    finally:
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast shutdown"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.2)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def mlflow_server(project: Path, backend_uri: str) -> Iterator[str]:
+    """`mlflow server` from the project's venv (team group), one worker, serving artifacts."""
+    port = free_port()
+    artifacts = Path(tempfile.mkdtemp(prefix="mlops-ladder-artifacts-"))
+    command = shlex.split(
+        f"uv run --group team mlflow server --backend-store-uri {backend_uri} "
+        f"--artifacts-destination {artifacts} --serve-artifacts "
+        f"--host 127.0.0.1 --port {port} --workers 1"
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        log = project.parent / f"{project.name}-mlflow.log"
+        with background(command, project, ladder.project_env(), log) as p:
+            wait_for(f"{url}/health", p, seconds=180)
+            yield url
+    finally:
+        shutil.rmtree(artifacts, ignore_errors=True)

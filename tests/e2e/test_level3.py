@@ -1,0 +1,165 @@
+"""Level 3: ingest, registry and gate, a tested scoring service, CD; also in team mode."""
+
+import json
+import subprocess
+
+import ladder
+import pytest
+from gha import run_workflow
+from runs import git_commit_all, in_project, set_param
+from services import http, mlflow_server, postgres, scoring_service
+
+pytestmark = pytest.mark.levels(3)
+
+FIRST_ALPHA, WORSE_ALPHA, BETTER_ALPHA = "300", "100000.0", "1.0"  # RMSE ≈ 4.84, 7.37, 4.69
+OFFLINE = """
+import json, pandas as pd
+from {package} import registry, tracking
+from {package}.predict import predict
+tracking.connect()
+champion = registry.load(registry.CHAMPION)
+rides = pd.read_parquet("data/prepared/val.parquet").head(40)
+features = rides[["PULocationID", "DOLocationID", "trip_distance"]]
+print(json.dumps({{"version": champion.version, "rides": features.to_dict(orient="records"),
+                  "predictions": predict(champion.model, features).tolist()}}))
+"""
+BAD_PAYLOADS = [
+    b'{"PULocationID": 74',
+    {"PULocationID": 74, "DOLocationID": 75},
+    {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5, "fare": 9},
+    {"PULocationID": "x", "DOLocationID": 75, "trip_distance": 2.5},
+    {"PULocationID": 74, "DOLocationID": 75, "trip_distance": -3},
+    {"PULocationID": 74, "DOLocationID": 999, "trip_distance": 2.5},
+    [{"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}] * 1001,
+]
+
+
+def render_level3(folder, tracking_uri: str | None = None):
+    """A level-3 project whose first champion is deliberately mediocre (alpha=300)."""
+    project = ladder.render(3, folder)
+    set_param(project, "alpha", FIRST_ALPHA)
+    env = ladder.project_env()
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    for command in ladder.FIRST_RUN[3]:
+        ladder.run(command.format(package=project.name), project, env=env)
+    git_commit_all(project)
+    return project
+
+
+def repro(project, env) -> dict:
+    """`dvc repro`; returns the gate's decision."""
+    ladder.run("uv run dvc repro", project, env={**ladder.project_env(), **env})
+    return json.loads((project / "reports" / "gate.json").read_text())
+
+
+def offline(project, env) -> dict:
+    printed = in_project(project, OFFLINE.format(package=project.name), env)
+    return json.loads(printed.splitlines()[-1])
+
+
+def release_flow(project, tracking_uri: str) -> None:
+    """First champion -> serve -> a worse challenger is rejected -> a better one is promoted,
+    deployed by reload and served; bad payloads never break the service."""
+    env = {"MLFLOW_TRACKING_URI": tracking_uri}
+    first = repro(project, env)
+    assert first["promoted"] and first["challenger_version"] == "1", first
+
+    with scoring_service(project, tracking_uri) as url:
+        expected = offline(project, env)
+        status, served = http(f"{url}/predict", expected["rides"])
+        assert status == 200 and served["model_version"] == "1"
+        assert served["predictions"] == pytest.approx(expected["predictions"])
+
+        for payload in BAD_PAYLOADS:
+            status, body = http(f"{url}/predict", payload)
+            assert 400 <= status < 500, (payload, status, body)
+        assert http(f"{url}/health") == (200, {"status": "ok", "model_version": "1"})
+
+        set_param(project, "alpha", WORSE_ALPHA)
+        worse = repro(project, env)
+        assert not worse["promoted"] and worse["challenger_version"] == "2", worse
+        assert offline(project, env)["version"] == "1"
+        assert http(f"{url}/model")[1]["version"] == "1"
+
+        set_param(project, "alpha", BETTER_ALPHA)
+        better = repro(project, env)
+        assert better["promoted"] and better["challenger_version"] == "3", better
+        assert better["challenger_rmse"] < better["champion_rmse"] - 0.01
+        assert http(f"{url}/model")[1]["version"] == "1", "no reload yet"
+
+        port = url.rsplit(":", 1)[1]
+        deploy_env = {**ladder.project_env(), **env, "SERVE_PORT": port}
+        ladder.run("make deploy", project, env=deploy_env)
+        expected = offline(project, env)
+        status, served = http(f"{url}/predict", expected["rides"])
+        assert (status, served["model_version"]) == (200, "3")
+        assert served["predictions"] == pytest.approx(expected["predictions"])
+        assert http(f"{url}/model")[1]["gate"]["gate.promoted"] == "True"
+
+    decisions = (project / "reports" / "decisions.jsonl").read_text().splitlines()
+    assert [json.loads(line)["promoted"] for line in decisions] == [True, False, True]
+
+
+@pytest.fixture(scope="module")
+def level3(tmp_path_factory):
+    return render_level3(tmp_path_factory.mktemp("level3"))
+
+
+def test_release_flow__gate_rejects_worse_promotes_better_and_the_service_follows(level3):
+    release_flow(level3, f"sqlite:///{level3 / 'mlflow.db'}")
+
+
+def test_ingest__a_bad_batch_is_refused_and_nothing_downstream_runs(level3, tmp_path):
+    source = tmp_path / "source"
+    env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{level3 / 'mlflow.db'}"}
+    in_project(
+        level3,
+        f"from {level3.name}.simulate import simulate_month, write_month\n"
+        f"write_month('2024-01', {str(source)!r})\n"
+        f"simulate_month('2024-02').assign(trip_distance=-1.0)"
+        f".to_parquet({str(source / 'green_tripdata_2024-02.parquet')!r})",
+    )
+    gate_before = (level3 / "reports" / "gate.json").read_text()
+    raw_before = {p.name: p.read_bytes() for p in (level3 / "data" / "raw").iterdir()}
+    set_param(level3, "source", str(source))
+    try:
+        failed = subprocess.run(
+            ["uv", "run", "dvc", "repro"], cwd=level3, env=env, capture_output=True, text=True
+        )
+        assert failed.returncode != 0
+        assert "refused green_tripdata_2024-02.parquet" in failed.stdout + failed.stderr
+        assert "negative or missing trip_distance" in failed.stdout + failed.stderr
+        assert "Running stage 'prepare'" not in failed.stdout
+        assert (level3 / "reports" / "gate.json").read_text() == gate_before
+        assert {p.name: p.read_bytes() for p in (level3 / "data" / "raw").iterdir()} == raw_before
+    finally:
+        set_param(level3, "source", "simulator")
+
+
+def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3):
+    tracking_uri = f"sqlite:///{level3 / 'mlflow.db'}"
+    ladder.run("git add -A && git commit --quiet -m 'Release' && uv run dvc repro", level3)
+    with scoring_service(level3, tracking_uri) as url:
+        run = run_workflow(
+            level3 / ".github" / "workflows" / "cd.yml",
+            level3,
+            {"MLFLOW_TRACKING_URI": tracking_uri, "DEPLOY_URL": url},
+        )
+        assert run.outputs["release-model"] == {"promoted": "true", "version": "3"}
+        assert "image: skipped docker/build-push-action (needs a Docker engine and ghcr.io)" in (
+            run.log
+        )
+        assert "deploy: ran Reload the production service with the new champion" in run.log
+        assert http(f"{url}/model")[1]["version"] == "3"
+
+
+def test_team_mode__the_release_flow_against_postgresql_and_mlflow_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("team")
+    with postgres() as database:
+        staging = ladder.render(3, folder / "staging")  # only to start the server from its venv
+        ladder.run("uv sync --quiet --group team", staging)
+        with mlflow_server(staging, database) as tracking_uri:
+            project = render_level3(folder / "project", tracking_uri)
+            release_flow(project, tracking_uri)
+            assert not (project / "mlflow.db").exists(), "team mode must not touch SQLite"

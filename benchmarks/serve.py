@@ -78,7 +78,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as workdir:
         project = args.project or champion_project(Path(workdir))
         tracking = f"sqlite:///{project / 'mlflow.db'}"
-        env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": tracking}
+        env = ladder.project_env()
+        # `mlflow models serve` starts `uvicorn` from PATH: the project's venv comes first.
+        env["PATH"] = f"{project / '.venv' / 'bin'}:{env['PATH']}"
+        env["MLFLOW_TRACKING_URI"] = tracking
         ours, theirs = free_port(), free_port()
         command = dockerfile_command(project)
         command[0] = str(project / ".venv" / "bin" / command[0])

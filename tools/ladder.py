@@ -21,6 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
 EVOLUTIONS = TEMPLATES / "evolutions.toml"
 
+# Runs record the git commit, so levels 2+ commit the rendered project first; a machine
+# without a git identity gets a placeholder one for that commit.
+COMMIT = (
+    'git add -A && git -c user.name="$(git config user.name || echo mlops-ladder)" '
+    '-c user.email="$(git config user.email || echo mlops-ladder@localhost)" '
+    'commit --quiet -m "Render the template"'
+)
 # What a new user runs first at each level, as the generated README tells them
 # (with uv standing in for pip/venv, to be fast). `{package}` is the package name.
 FIRST_RUN = {
@@ -36,6 +43,7 @@ FIRST_RUN = {
     ],
     2: [
         "git init --quiet --initial-branch=main",
+        COMMIT,
         "uv sync --quiet",
         "uv run python -m {package} simulate 2024-01 2024-02",
         "uv run dvc add data/raw",
@@ -43,6 +51,7 @@ FIRST_RUN = {
     ],
     3: [
         "git init --quiet --initial-branch=main",
+        COMMIT,
         "uv sync --quiet",
         "uv run dvc repro",
     ],

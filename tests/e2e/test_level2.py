@@ -1,6 +1,7 @@
 """Level 2: a DVC pipeline tracked in MLflow, reproducible from a fresh clone, checked by CI."""
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -58,7 +59,7 @@ def test_repro__mlflow_holds_a_run_with_params_metrics_data_version_and_model(le
     assert run["metrics"]["val_rmse"] == pytest.approx(metrics["rmse"])
     raw_md5 = (level2 / "data" / "raw.dvc").read_text().split("md5: ")[1].split()[0]
     assert run["tags"]["data.raw_md5"] == raw_md5
-    assert len(run["tags"]["git.commit"]) >= 7
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", run["tags"]["git.commit"]), run["tags"]
     assert len(run["models"]) == 1
 
 
@@ -128,10 +129,17 @@ def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2):
         params.write_text(original)
 
 
-def test_plots__dvc_renders_predicted_vs_actual(level2):
+def test_plots__dvc_renders_one_scatter_of_predicted_vs_actual(level2):
     dvc(level2, "plots", "show")
     page = (level2 / "dvc_plots" / "index.html").read_text()
-    assert "predicted" in page and "actual" in page
+    assert page.count('"mark": {"type": "point"') == 1, "one scatter plot, drawn once"
+    assert "predicted vs actual" in page
+
+
+def test_make__help_lists_every_task_the_readme_names(level2):
+    listed = ladder.run("make help", level2, capture_output=True, text=True).stdout
+    for task in ("version-data", "repro", "check", "push", "pull", "metrics", "plots", "ui"):
+        assert f"make {task} " in listed, task
 
 
 def test_ci_workflow__every_run_step_passes_on_a_fresh_checkout(pushed, tmp_path):

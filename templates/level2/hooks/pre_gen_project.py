@@ -18,7 +18,11 @@ ANSWERS = {
 }
 SUPPORTED_PYTHONS = ("3.11", "3.12", "3.13")
 # Importing the package must not shadow a library that the levels depend on.
-TAKEN_NAMES = {"dvc", "evidently", "fastapi", "mlflow", "numpy", "pandas", "sklearn", "tests"}
+TAKEN_NAMES = {
+    *("dvc", "evidently", "fastapi", "httpx", "joblib", "matplotlib", "mlflow", "numpy"),
+    *("pandas", "pyarrow", "pydantic", "pytest", "ruff", "scipy", "sklearn", "starlette"),
+    *("tests", "uvicorn", "yaml"),
+}
 IDENTIFIER_RULE = (
     "it must be an ASCII Python identifier (lowercase letters, digits and underscores, "
     "starting with a letter) that is not a Python keyword, e.g. taxi_ride_duration"

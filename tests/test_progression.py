@@ -34,3 +34,20 @@ def test_compare__finds_added_changed_and_removed_files():
     lower = {"a": b"1", "b": b"2", "c": b"3"}
     upper = {"a": b"1", "b": b"2 and more", "d": b"4"}
     assert ladder.compare(lower, upper) == {"added": ["d"], "changed": ["b"], "removed": ["c"]}
+
+
+# Measured on the default answers (see the closing notes); a floor just under each figure.
+SURVIVAL_FLOOR = {(0, 1): 0.50, (1, 2): 0.94, (2, 3): 0.95, (3, 4): 0.97}
+
+
+@pytest.mark.parametrize(("low", "high"), PAIRS, ids=[f"{a}to{b}" for a, b in PAIRS])
+def test_progression__most_lines_of_a_level_survive_into_the_next(bake, low, high):
+    share = ladder.surviving_share(ladder.tree(bake(low)), ladder.tree(bake(high)))
+    print(f"level {low} -> {high}: {share:.1%} of level {low}'s lines survive unchanged")
+    assert share >= SURVIVAL_FLOOR[(low, high)], f"{low}->{high}: only {share:.1%} survive"
+
+
+def test_surviving_share__counts_lines_kept_in_the_same_file():
+    lower = {"a": b"1\n2\n3\n4\n", "gone": b"x\ny\n"}
+    upper = {"a": b"1\n2\nchanged\n4\nadded\n"}
+    assert ladder.surviving_share(lower, upper) == 3 / 6

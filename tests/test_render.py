@@ -56,6 +56,10 @@ EXPECTED_FILES[3] = EXPECTED_FILES[2] | {
     "src/{package}/validate.py",
     *(f"tests/test_{name}.py" for name in ("gate", "ingest", "serve")),
 }
+EXPECTED_FILES[4] = EXPECTED_FILES[3] | {
+    ".github/workflows/retrain.yml",
+    *(f"src/{{package}}/{name}.py" for name in ("monitor", "predlog", "replay", "retrain")),
+}
 ANSWER_SETS = {"default": {}, "odd": ODD_ANSWERS}
 CASES = [(level, name) for level in ladder.levels() for name in ANSWER_SETS]
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")

@@ -38,8 +38,12 @@ def test_stages__write_every_declared_output_and_track_the_run(workspace):
         importlib.import_module(module).main()
 
     params = yaml.safe_load((workspace / "params.yaml").read_text())
-    for path in params["paths"].values():
-        assert (workspace / path).exists(), f"a stage did not write {path}"
+    for stage in stages.values():
+        for declared in [*stage.get("outs", []), *stage.get("metrics", [])]:
+            path = next(iter(declared)) if isinstance(declared, dict) else declared
+            path = path.replace("${paths.", "").rstrip("}")
+            path = params["paths"].get(path, path)
+            assert (workspace / path).exists(), f"a stage did not write {path}"
     metrics = json.loads((workspace / "metrics.json").read_text())
     assert 0 < metrics["rmse"] < 15 and metrics["rides"] > 0.9 * RIDES
 

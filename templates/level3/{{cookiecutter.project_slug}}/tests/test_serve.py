@@ -34,6 +34,7 @@ def tracking_uri(tmp_path_factory):
 
 
 def register(model, alias: str = registry.CHAMPION) -> str:
+    mlflow.set_experiment("serve-tests")  # in this store, whatever an earlier test made active
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(model, name="model")
     version = str(mlflow.register_model(info.model_uri, registry.MODEL_NAME).version)

@@ -1,0 +1,124 @@
+"""Level 4's monitoring over 10k, 100k and 1M logged predictions (time, peak memory), and the
+scoring service's latency with prediction logging (level 4) and without it (level 3).
+
+    python benchmarks/monitor.py [--sizes 10000 100000 1000000] [--requests 2000]
+
+Renders levels 3 and 4 into a temp folder and trains both champions (the same model: same
+seed, same data). Each monitoring size runs in a fresh process of the level-4 project, so its
+peak memory is its own. A benchmark, not a test: nothing here asserts.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests" / "e2e"), str(ROOT / "benchmarks")]
+
+import ladder  # noqa: E402
+from serve import load  # noqa: E402
+from services import background, dockerfile_command, free_port, wait_for  # noqa: E402
+
+MEASURE = """
+import dataclasses, json, resource, sys, time
+import pandas as pd
+from {package} import registry, tracking
+from {package}.config import load_settings
+from {package}.monitor import measure, reference
+from {package}.predlog import PredictionLog
+tracking.connect()
+settings, size = load_settings(), int(sys.argv[1])
+release = registry.load(registry.CHAMPION)
+ref = reference(release, settings)
+sample = ref.sample(size, replace=True, random_state=0).reset_index(drop=True)
+log = PredictionLog(f"sqlite:///{{sys.argv[2]}}")
+rows = sample[["PULocationID", "DOLocationID", "trip_distance", "prediction"]].assign(
+    request_id=[f"r{{i}}" for i in range(size)], row=0, logged_at=pd.Timestamp("2024-03-01"),
+    model_version=release.version)
+with log.engine.begin() as connection:
+    rows.to_sql("predictions", connection, if_exists="append", index=False, chunksize=50_000)
+labelled = sample.assign(request_id=rows.request_id, row=0, received_at=pd.Timestamp("2024-03-02"))
+with log.engine.begin() as connection:
+    labelled[["request_id", "row", "duration", "received_at"]].iloc[: size // 2].to_sql(
+        "feedback", connection, if_exists="append", index=False, chunksize=50_000)
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+window = log.window(size)
+read = time.perf_counter() - started
+figures, _ = measure(window, ref, release.version, dataclasses.replace(settings, window=size))
+total = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"size": size, "read_s": read, "total_s": total,
+                  "peak_mb": peak / 1024, "added_mb": (peak - baseline) / 1024,
+                  "live_rmse": figures.live_rmse}}))
+"""
+
+
+def champion(level: int, folder: Path) -> Path:
+    project = ladder.render(level, folder)
+    ladder.first_run(level, project, project.name)
+    return project
+
+
+def latency(project: Path, requests: int) -> dict:
+    port = free_port()
+    command = dockerfile_command(project)
+    command[0] = str(project / ".venv" / "bin" / command[0])
+    env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+           "SERVE_HOST": "127.0.0.1", "SERVE_PORT": str(port)}  # fmt: skip
+    body = json.dumps({"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}).encode()
+    with background(command, project, env, project.parent / "serve.log") as process:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        load(port, "/predict", body, 200, 1)  # warm up
+        return {c: load(port, "/predict", body, requests, c) for c in (1, 8)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as workdir:
+        level3 = champion(3, Path(workdir) / "level3")
+        level4 = champion(4, Path(workdir) / "level4")
+        monitoring = []
+        for size in args.sizes:
+            done = subprocess.run(
+                [str(level4 / ".venv" / "bin" / "python"), "-c",
+                 MEASURE.format(package=level4.name), str(size), f"{workdir}/log-{size}.db"],
+                cwd=level4, env={**ladder.project_env(),
+                                 "MLFLOW_TRACKING_URI": f"sqlite:///{level4 / 'mlflow.db'}"},
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            monitoring.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        without, with_log = latency(level3, args.requests), latency(level4, args.requests)
+
+    print("\nMonitoring (read the window from SQLite + Evidently drift report + live RMSE)\n")
+    print(f"{'rows':>9} | {'read s':>7} {'total s':>8} | {'peak MB':>8} {'added MB':>9}")
+    print("-" * 50)
+    for figure in monitoring:
+        print(f"{figure['size']:>9,} | {figure['read_s']:>7.2f} {figure['total_s']:>8.2f} |"
+              f" {figure['peak_mb']:>8.0f} {figure['added_mb']:>9.0f}")  # fmt: skip
+    first, last = monitoring[0], monitoring[-1]
+    growth = (last["total_s"] / first["total_s"]) / (last["size"] / first["size"])
+    print(f"time grows {growth:.2f}x as fast as the rows (1.00 = linear)")
+
+    print("\nOne-ride /predict latency: level 3 (no log) vs level 4 (every prediction logged)\n")
+    print(f"{'conc':>4} | {'no log p50':>10} {'p99':>6} {'req/s':>6} | {'logged p50':>10} "
+          f"{'p99':>6} {'req/s':>6} | {'p50 +%':>6}")  # fmt: skip
+    print("-" * 70)
+    for c in (1, 8):
+        a, b = without[c], with_log[c]
+        print(
+            f"{c:>4} | {a['p50']:>10.2f} {a['p99']:>6.2f} {a['rps']:>6.0f} | {b['p50']:>10.2f}"
+            f" {b['p99']:>6.2f} {b['rps']:>6.0f} | {100 * (b['p50'] / a['p50'] - 1):>+6.1f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

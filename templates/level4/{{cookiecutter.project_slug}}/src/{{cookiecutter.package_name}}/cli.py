@@ -1,0 +1,169 @@
+"""Command line: simulate data, train, predict."""
+
+import argparse
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from . import registry, tracking
+from .config import PARAMS_FILE, Settings, load_settings
+from .data import clean, month_path, read_month
+from .deploy import deploy as deploy_champion
+from .evaluate import floor_problem, rmse
+from .predict import PREDICTION, predict
+from .predlog import Locked, PredictionLog
+from .replay import replay as replay_traffic
+from .simulate import SCENARIOS, write_month
+from .train import load_model, save_model, train
+
+DEFAULTS = load_settings() if PARAMS_FILE.exists() else Settings()
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2024-01")
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m {__package__}", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    simulate = commands.add_parser("simulate", help="write simulated monthly trip records")
+    simulate.add_argument("months", nargs="+", type=_month, metavar="MONTH")
+    simulate.add_argument("--rides", type=int, default=DEFAULTS.rides)
+    simulate.add_argument("--scenario", choices=sorted(SCENARIOS), default="none")
+    simulate.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    simulate.add_argument("--data-dir", type=Path, default=DEFAULTS.data_dir)
+
+    fit = commands.add_parser("train", help="train on one month, validate on the next")
+    fit.add_argument("--train-month", type=_month, default=DEFAULTS.train_month)
+    fit.add_argument("--val-month", type=_month, default=DEFAULTS.val_month)
+    fit.add_argument("--alpha", type=float, default=DEFAULTS.alpha)
+    fit.add_argument("--data-dir", type=Path, default=DEFAULTS.data_dir)
+    fit.add_argument("--model", type=Path, default=DEFAULTS.model_path)
+
+    score = commands.add_parser("predict", help="predict durations for a trip-record file")
+    score.add_argument("rides", type=Path, help="parquet file in the TLC schema")
+    score.add_argument("--model", type=Path, default=DEFAULTS.model_path)
+    score.add_argument("--output", type=Path, default=Path("predictions.parquet"))
+
+    commands.add_parser("check", help="fail when the validation RMSE is worse than the floor")
+
+    serve = commands.add_parser("serve", help="serve the champion over HTTP (also in the image)")
+    serve.add_argument("--host", default=os.environ.get("SERVE_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
+    serve.add_argument(
+        "--reload-seconds",
+        type=float,
+        default=float(os.environ.get("RELOAD_SECONDS", "0")),
+        help="poll the registry and reload when the champion changes (0: only POST /reload)",
+    )
+    deploy = commands.add_parser("deploy", help="make the service serve the current champion")
+    deploy.add_argument("--url", help="a running service to reload (default: the local one)")
+    deploy.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
+    commands.add_parser("decision", help="the gate's last decision, as GitHub step outputs")
+
+    commands.add_parser("monitor", help="drift and live error of the logged traffic; a report")
+    retrain = commands.add_parser(
+        "retrain-if-needed", help="monitor; retrain and release through the gate if needed"
+    )
+    retrain.add_argument("--url", help="the service to reload on promotion (default: local)")
+    retrain.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
+    feedback = commands.add_parser("feedback", help="load actual durations from a file")
+    feedback.add_argument("file", type=Path, help="parquet or CSV: request_id, row, duration")
+    replay = commands.add_parser("replay", help="replay simulated traffic against the service")
+    replay.add_argument("month", type=_month)
+    replay.add_argument("--scenario", choices=sorted(SCENARIOS), default="none")
+    replay.add_argument("--rides", type=int, default=2000)
+    replay.add_argument("--batch", type=int, default=100)
+    replay.add_argument("--no-feedback", dest="feedback", action="store_false")
+    replay.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('SERVE_PORT', '8000')}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        _run(args)
+    except (FileNotFoundError, ValueError, LookupError) as error:
+        parser.exit(1, f"error: {error}\n")
+    except Locked as error:
+        parser.exit(3, f"another retraining is running: {error}\n")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "simulate":
+        for month in args.months:
+            path = write_month(month, args.data_dir, args.rides, args.scenario, args.seed)
+            print(f"simulated {args.rides} rides ({args.scenario}) -> {path}")
+    elif args.command == "train":
+        rides = clean(read_month(month_path(args.data_dir, args.train_month)))
+        model = train(rides, args.alpha)
+        val_rmse = rmse(model, clean(read_month(month_path(args.data_dir, args.val_month))))
+        print(f"trained on {len(rides)} rides of {args.train_month}")
+        print(f"validation RMSE ({args.val_month}): {val_rmse:.6f} minutes")
+        print(f"model -> {save_model(model, args.model)}")
+    elif args.command == "predict":
+        rides = read_month(args.rides)
+        predicted = predict(load_model(args.model), rides)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        rides.assign(**{PREDICTION: predicted}).to_parquet(args.output, index=False)
+        print(f"{len(predicted)} predictions (mean {predicted.mean():.2f} min) -> {args.output}")
+    elif args.command == "check":
+        problem = floor_problem(DEFAULTS.metrics_path, DEFAULTS.max_rmse)
+        if problem:
+            raise ValueError(problem)
+        print(f"validation RMSE within the floor evaluate.max_rmse = {DEFAULTS.max_rmse}")
+    elif args.command == "serve":
+        import uvicorn  # imported here: the other commands start faster without the web stack
+
+        from .serve import create_app
+
+        tracking.connect()
+        uvicorn.run(create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port)
+    elif args.command == "deploy":
+        tracking.connect()
+        champion = registry.version_for(registry.CHAMPION)
+        if champion is None:
+            raise ValueError("the registry has no champion yet: run the pipeline (dvc repro)")
+        try:
+            print(deploy_champion(champion, args.url, args.port))
+        except RuntimeError as error:
+            raise ValueError(f"deploy failed: {error}") from None
+    elif args.command == "monitor":
+        from . import monitor  # imported here: Evidently takes seconds to import
+
+        figures = monitor.run(DEFAULTS, PredictionLog())
+        print(json.dumps({**asdict(figures), "retrain_needed": figures.retrain_needed}, indent=2))
+        print(f"report -> {DEFAULTS.monitoring_dir / 'report.html'}")
+    elif args.command == "retrain-if-needed":
+        from .retrain import retrain_if_needed  # imported here: Evidently takes seconds to import
+
+        outcome = retrain_if_needed(DEFAULTS, PredictionLog(), args.url, args.port)
+        deployed = f"; {outcome.deployed}" if outcome.deployed else ""
+        print(f"{outcome.action}: {outcome.reason}{deployed}")
+    elif args.command == "feedback":
+        table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
+        items = table[["request_id", "row", "duration"]].to_dict(orient="records")
+        unknown = PredictionLog().add_feedback(items)
+        if unknown:
+            raise ValueError(f"{len(unknown)} rows match no logged prediction, e.g. {unknown[0]}")
+        print(f"stored the actual durations of {len(items)} predictions")
+    elif args.command == "replay":
+        summary = replay_traffic(
+            args.url, args.month, args.scenario, args.rides, args.batch, args.feedback
+        )
+        print(json.dumps(summary))
+    elif args.command == "decision":
+        decision = json.loads(DEFAULTS.gate_path.read_text())
+        print(f"promoted={str(decision['promoted']).lower()}")
+        print(f"version={decision['challenger_version']}")

@@ -1,0 +1,32 @@
+"""Read monthly trip records and turn them into clean training rows."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from .simulate import file_name
+
+TARGET = "duration"
+MIN_MINUTES, MAX_MINUTES = 1, 60
+
+
+def month_path(data_dir: Path, month: str) -> Path:
+    """Where the trip records of a month live (real or simulated)."""
+    return Path(data_dir) / file_name(month)
+
+
+def read_month(path: Path) -> pd.DataFrame:
+    """Read one month of TLC trip records, with a clear error when it is missing."""
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"{path} does not exist: simulate it (`simulate`) or download the real TLC file"
+        )
+    return pd.read_parquet(path)
+
+
+def clean(rides: pd.DataFrame) -> pd.DataFrame:
+    """Add the ride duration in minutes and keep rides between 1 and 60 minutes."""
+    elapsed = rides["lpep_dropoff_datetime"] - rides["lpep_pickup_datetime"]
+    rides = rides.assign(**{TARGET: elapsed.dt.total_seconds() / 60})
+    kept = rides[TARGET].between(MIN_MINUTES, MAX_MINUTES)
+    return rides[kept].reset_index(drop=True)

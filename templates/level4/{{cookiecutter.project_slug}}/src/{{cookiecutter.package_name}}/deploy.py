@@ -1,0 +1,73 @@
+"""Put the registry's champion in service: reload a running service, or start one locally."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+LOCAL_URL = "http://127.0.0.1:{port}"
+
+
+def call(url: str, method: str = "GET", timeout: float = 10) -> tuple[int, dict]:
+    """One HTTP call; returns the status and the JSON body (status 0 when nothing answers)."""
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+    except (urllib.error.URLError, OSError):
+        return 0, {}
+
+
+def start_local(port: int, log_path: Path = Path("serve.log")) -> int:
+    """Start `python -m <package> serve` in the background; returns its PID."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", __package__, "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
+    Path("serve.pid").write_text(str(process.pid))
+    return process.pid
+
+
+def wait_healthy(url: str, seconds: float = 90) -> dict:
+    """Wait until the service says it serves a model; returns its /health body."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status, body = call(f"{url}/health", timeout=2)
+        if status == 200:
+            return body
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not become healthy within {seconds:.0f} s")
+
+
+def deploy(expected_version: str, url: str | None = None, port: int = 8000) -> str:
+    """Make the service at `url` (default: the local one, started if needed) serve
+    `expected_version`; returns a line saying what happened."""
+    target = url or LOCAL_URL.format(port=port)
+    status, _ = call(f"{target}/health", timeout=2)
+    if status == 0:
+        if url:
+            raise RuntimeError(f"no service answers at {url}")
+        pid = start_local(port)
+        wait_healthy(target)
+        action = f"started the local service (PID {pid}, log serve.log)"
+    else:
+        status, body = call(f"{target}/reload", method="POST", timeout=120)
+        if status != 200:
+            raise RuntimeError(f"{target}/reload answered {status}: {body}")
+        action = f"reloaded {target}: version {body['previous_version']} -> {body['version']}"
+    _, served = call(f"{target}/model")
+    if served.get("version") != expected_version:
+        raise RuntimeError(
+            f"{target} serves version {served.get('version')}, not the champion {expected_version}"
+        )
+    return f"{action}; serving champion version {expected_version}"

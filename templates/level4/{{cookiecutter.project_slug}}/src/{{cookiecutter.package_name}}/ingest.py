@@ -1,0 +1,58 @@
+"""DVC stage `ingest`: fetch the months the pipeline needs, validate them, then keep them."""
+
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Settings, load_settings
+from .data import month_path
+from .simulate import file_name, write_month
+from .validate import problems
+
+
+class BatchRefused(Exception):
+    """A fetched month failed validation; nothing downstream may use it."""
+
+
+def fetch(source: str, month: str, folder: Path, settings: Settings) -> Path:
+    """Get one month from the source into `folder`: simulator, URL prefix, or folder."""
+    if source == "simulator":
+        return write_month(month, folder, settings.rides, seed=settings.seed)
+    target = folder / file_name(month)
+    if source.startswith(("http://", "https://")):
+        urllib.request.urlretrieve(f"{source.rstrip('/')}/{file_name(month)}", target)
+    else:
+        shutil.copyfile(Path(source) / file_name(month), target)
+    return target
+
+
+def ingest(settings: Settings) -> list[Path]:
+    """Fetch and validate every month first; only a fully valid set replaces data/raw."""
+    with tempfile.TemporaryDirectory() as staging:
+        fetched = []
+        for month in (settings.train_month, settings.val_month):
+            batch = fetch(settings.source, month, Path(staging), settings)
+            rides = pd.read_parquet(batch)
+            found = problems(rides, month, settings.min_rows, settings.max_bad_share)
+            if found:
+                details = "\n".join(f"  - {problem}" for problem in found)
+                raise BatchRefused(f"refused {file_name(month)} from {settings.source}:\n{details}")
+            fetched.append((batch, month_path(settings.data_dir, month)))
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return [Path(shutil.move(batch, target)) for batch, target in fetched]
+
+
+def main() -> None:
+    settings = load_settings()
+    try:
+        for path in ingest(settings):
+            print(f"ingested {path} from {settings.source}")
+    except (BatchRefused, FileNotFoundError, OSError) as error:
+        raise SystemExit(f"ingest: {error}") from None
+
+
+if __name__ == "__main__":
+    main()

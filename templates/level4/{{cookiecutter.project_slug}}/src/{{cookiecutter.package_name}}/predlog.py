@@ -1,0 +1,182 @@
+"""The prediction log: every prediction the service makes, the ground truth that arrives
+later, the monitoring figures, and the retraining lock. SQLite (WAL) by default; any
+SQLAlchemy URL, such as PostgreSQL, through PREDICTION_LOG_URL."""
+
+import os
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+DEFAULT_URL = "sqlite:///predictions.db"
+metadata = sa.MetaData()
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(36), nullable=False, index=True),
+    sa.Column("row", sa.Integer, nullable=False),
+    sa.Column("logged_at", sa.DateTime, nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("PULocationID", sa.Integer, nullable=False),
+    sa.Column("DOLocationID", sa.Integer, nullable=False),
+    sa.Column("trip_distance", sa.Float, nullable=False),
+    sa.Column("prediction", sa.Float, nullable=False),
+    sa.UniqueConstraint("request_id", "row"),
+)
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("request_id", sa.String(36), primary_key=True),
+    sa.Column("row", sa.Integer, primary_key=True),
+    sa.Column("duration", sa.Float, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+)
+monitoring = sa.Table(
+    "monitoring",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_at", sa.DateTime, nullable=False),
+    sa.Column("figures", sa.JSON, nullable=False),
+)
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("acquired_at", sa.DateTime, nullable=False),
+)
+
+
+class Locked(Exception):
+    """Another process holds the lock."""
+
+
+def url_from_env() -> str:
+    return os.environ.get("PREDICTION_LOG_URL") or DEFAULT_URL
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class PredictionLog:
+    """Durable records; a write returns only once it is committed, or raises."""
+
+    def __init__(self, url: str | None = None) -> None:
+        url = url or url_from_env()
+        self.engine = sa.create_engine(url, connect_args=self._connect_args(url))
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
+        metadata.create_all(self.engine)
+        self._writing = threading.Lock()  # SQLite has one writer; queue ours in-process
+
+    @staticmethod
+    def _connect_args(url: str) -> dict:
+        return {"timeout": 30, "check_same_thread": False} if url.startswith("sqlite") else {}
+
+    def record(self, request_id: str, version: str, rides: list[dict], minutes: list) -> None:
+        """Log one request's rides and predictions, committed before this returns."""
+        logged_at = now()
+        rows = [
+            {**ride, "request_id": request_id, "row": row, "logged_at": logged_at,
+             "model_version": version, "prediction": prediction}
+            for row, (ride, prediction) in enumerate(zip(rides, minutes, strict=True))
+        ]  # fmt: skip
+        with self._writing, self.engine.begin() as connection:
+            connection.execute(predictions.insert(), rows)
+
+    def add_feedback(self, items: list[dict]) -> list[dict]:
+        """Store actual durations for logged predictions, all or none: returns the items that
+        match no prediction (and then stores nothing)."""
+        keys = {(item["request_id"], item["row"]) for item in items}
+        with self.engine.connect() as connection:
+            query = sa.select(predictions.c.request_id, predictions.c.row).where(
+                predictions.c.request_id.in_({request_id for request_id, _ in keys})
+            )
+            known = {(r.request_id, r.row) for r in connection.execute(query)}
+        unknown = [item for item in items if (item["request_id"], item["row"]) not in known]
+        if not unknown:
+            received_at = now()
+            with self._writing, self.engine.begin() as connection:
+                ids = [(item["request_id"], item["row"]) for item in items]
+                key = sa.tuple_(feedback.c.request_id, feedback.c.row)
+                connection.execute(feedback.delete().where(key.in_(ids)))
+                connection.execute(
+                    feedback.insert(), [{**item, "received_at": received_at} for item in items]
+                )
+        return unknown
+
+    def window(self, size: int) -> pd.DataFrame:
+        """The newest `size` predictions, with the actual duration where it has arrived."""
+        newest = sa.select(predictions).order_by(predictions.c.id.desc()).limit(size).subquery()
+        joined = newest.outerjoin(
+            feedback,
+            (newest.c.request_id == feedback.c.request_id) & (newest.c.row == feedback.c.row),
+        )
+        query = sa.select(newest, feedback.c.duration).select_from(joined).order_by(newest.c.id)
+        with self.engine.connect() as connection:
+            frame = pd.read_sql(query, connection)
+        # SQLAlchemy's quoted names are not plain str, and scikit-learn wants str column names.
+        return frame.rename(columns=str)
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(sa.func.count()).select_from(predictions)).scalar()
+
+    def record_figures(self, figures: dict) -> None:
+        with self._writing, self.engine.begin() as connection:
+            connection.execute(monitoring.insert(), [{"run_at": now(), "figures": figures}])
+
+    def figures(self) -> pd.DataFrame:
+        """Every monitoring run's figures, oldest first: the trend."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(monitoring).order_by(monitoring.c.id)).all()
+        return pd.DataFrame([{"run_at": row.run_at, **row.figures} for row in rows])
+
+    def acquire(self, name: str, stale_after: timedelta) -> tuple[str, str | None]:
+        """Take the named lock, or raise Locked; returns our owner id and, when we took it over,
+        the owner that abandoned it (it died on this host, or held it past `stale_after`)."""
+        owner, abandoned_by = f"{socket.gethostname()}:{os.getpid()}", None
+        for _ in range(2):
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        locks.insert(), [{"name": name, "owner": owner, "acquired_at": now()}]
+                    )
+                return owner, abandoned_by
+            except IntegrityError:
+                with self.engine.begin() as connection:
+                    held = connection.execute(sa.select(locks).where(locks.c.name == name)).one()
+                    if not _abandoned(held.owner, held.acquired_at, stale_after):
+                        message = f"{name} is held by {held.owner} since {held.acquired_at}"
+                        raise Locked(message) from None
+                    connection.execute(
+                        locks.delete().where((locks.c.name == name) & (locks.c.owner == held.owner))
+                    )
+                    abandoned_by = held.owner
+        raise Locked(f"{name}: could not take over an abandoned lock")
+
+    def release(self, name: str, owner: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                locks.delete().where((locks.c.name == name) & (locks.c.owner == owner))
+            )
+
+
+def _abandoned(owner: str, acquired_at: datetime, stale_after: timedelta) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and not os.path.exists(f"/proc/{pid}"):
+        return True
+    return now() - acquired_at > stale_after
+
+
+def _sqlite_wal(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,52 @@
+"""Workshop replayer: simulated traffic for a month (optionally drifted) sent to the running
+service, then its ground truth, so a class can watch drift, retraining and recovery."""
+
+import json
+import math
+import urllib.request
+
+from .data import TARGET, clean
+from .features import CATEGORICAL, NUMERICAL
+from .simulate import simulate_month
+
+
+def post(url: str, payload: object) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+def replay(
+    url: str,
+    month: str,
+    scenario: str = "none",
+    rides: int = 2000,
+    batch: int = 100,
+    feedback: bool = True,
+    seed: int = 42,
+) -> dict:
+    """Send a month of rides in batches, then their actual durations; returns the live RMSE
+    of what was served and the model versions that served it."""
+    frame = clean(simulate_month(month, rides=rides, scenario=scenario, seed=seed))
+    records = frame[[*CATEGORICAL, *NUMERICAL]].to_dict(orient="records")
+    actual = frame[TARGET].tolist()
+    sent, squared, versions, truth = 0, 0.0, set(), []
+    step = max(1, len(records) // batch // 10)
+    for number, start in enumerate(range(0, len(records), batch)):
+        answer = post(f"{url}/predict", records[start : start + batch])
+        versions.add(answer["model_version"])
+        for row, minutes in enumerate(answer["predictions"]):
+            squared += (minutes - actual[start + row]) ** 2
+            truth.append({"request_id": answer["request_id"], "row": row,
+                          "duration": actual[start + row]})  # fmt: skip
+        sent += len(answer["predictions"])
+        if number % step == 0 or sent == len(records):
+            live = math.sqrt(squared / sent)
+            print(f"{month} ({scenario}): {sent}/{len(records)} rides, live RMSE {live:.2f} min")
+    if feedback:
+        for start in range(0, len(truth), 1000):
+            post(f"{url}/feedback", truth[start : start + 1000])
+        print(f"sent the actual durations of {len(truth)} rides")
+    return {"rides": sent, "live_rmse": math.sqrt(squared / sent), "versions": sorted(versions)}

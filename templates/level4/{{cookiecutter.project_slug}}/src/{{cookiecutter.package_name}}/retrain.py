@@ -1,0 +1,155 @@
+"""Retraining policy: monitor; when drift or live error crosses its threshold, retrain on
+recent labelled production rides and release only through the level-3 gate.
+
+Safe to kill: the registry is written only after the challenger is trained and scored, and a
+run killed part-way is cleaned up by the next one. One run at a time (a lock in the log DB)."""
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus
+
+from . import monitor, registry, tracking
+from .config import Settings
+from .data import TARGET
+from .deploy import deploy
+from .evaluate import rmse
+from .features import CATEGORICAL, NUMERICAL
+from .gate import Decision, decide, record
+from .predlog import PredictionLog
+from .train import train
+
+LOCK = "retraining"
+SOURCE_TAG = ("source", "retraining")  # on model versions and runs that retraining creates
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one retraining run decided, with the figures behind it."""
+
+    action: str  # "no action", "retrained and promoted", "retrained and rejected"
+    reason: str
+    figures: dict
+    decision: dict | None = None
+    deployed: str | None = None
+
+
+def recover(client: MlflowClient) -> list[str]:
+    """Undo what a killed retraining left: versions it registered but never decided on, and
+    runs still marked running. Returns a line per thing cleaned up."""
+    cleaned = []
+    for version in client.search_model_versions(f"name = '{registry.MODEL_NAME}'"):
+        tags = version.tags
+        if tags.get(SOURCE_TAG[0]) == SOURCE_TAG[1] and "gate.decided_at" not in tags:
+            client.delete_model_version(registry.MODEL_NAME, version.version)
+            cleaned.append(f"deleted undecided version {version.version}")
+    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
+    if experiment:
+        running = client.search_runs(
+            [experiment.experiment_id],
+            f"tags.{SOURCE_TAG[0]} = '{SOURCE_TAG[1]}' and attributes.status = 'RUNNING'",
+        )
+        for run in running:
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+            cleaned.append(f"marked run {run.info.run_id} as killed")
+    return cleaned
+
+
+def split(window: pd.DataFrame, holdout_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Labelled rides, oldest for training, the newest `holdout_share` for the gate."""
+    labelled = window.dropna(subset=["duration"]).sort_values("id")
+    labelled = labelled.rename(columns={"duration": TARGET})
+    cut = int(len(labelled) * (1 - holdout_share))
+    return labelled.iloc[:cut], labelled.iloc[cut:]
+
+
+def retrain(settings: Settings, window: pd.DataFrame, client: MlflowClient) -> Decision:
+    """Train a challenger on recent rides, then gate it against the champion on the newest."""
+    rides, holdout = split(window, settings.holdout_share)
+    mlflow.set_experiment(tracking.EXPERIMENT)
+    with mlflow.start_run(run_name="retraining", tags=dict([SOURCE_TAG])):
+        print(f"retraining: training a challenger on {len(rides)} recent rides", flush=True)
+        mlflow.log_params(
+            {"train.alpha": settings.alpha, "retrain.holdout_share": settings.holdout_share,
+             "window.first_id": int(window["id"].min()), "window.last_id": int(window["id"].max()),
+             "rides": len(rides), "holdout": len(holdout)}
+        )  # fmt: skip
+        model = train(rides, settings.alpha, settings.categorical, settings.numerical)
+        model_uri = tracking.log_model(model, rides[[*CATEGORICAL, *NUMERICAL]].head(5))
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(monitor.REFERENCE_ARTIFACT).name
+            rides.to_parquet(path, index=False)
+            mlflow.log_artifact(str(path), Path(monitor.REFERENCE_ARTIFACT).parent.as_posix())
+    challenger_rmse = rmse(model, holdout)
+    champion = registry.load(registry.CHAMPION)
+    champion_rmse = rmse(champion.model, holdout)
+    promoted, reason = decide(
+        challenger_rmse, champion_rmse, settings.margin, settings.retrain_max_rmse
+    )
+    # Only now is the registry touched: register, decide, then (maybe) promote.
+    version = str(
+        mlflow.register_model(model_uri, registry.MODEL_NAME, tags=dict([SOURCE_TAG])).version
+    )
+    client.set_registered_model_alias(registry.MODEL_NAME, registry.CHALLENGER, version)
+    decision = Decision(
+        promoted=promoted,
+        reason=reason,
+        challenger_version=version,
+        challenger_rmse=challenger_rmse,
+        champion_version=champion.version,
+        champion_rmse=champion_rmse,
+        holdout_month=f"production rides {int(holdout['id'].min())}..{int(holdout['id'].max())}",
+        decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    record(decision, client)
+    if promoted:
+        client.set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, version)
+    return decision
+
+
+def retrain_if_needed(
+    settings: Settings, log: PredictionLog, url: str | None = None, port: int = 8000
+) -> Outcome:
+    """Monitor, then retrain and release through the gate only when a threshold is crossed."""
+    owner, abandoned_by = log.acquire(LOCK, timedelta(minutes=settings.lock_minutes))
+    if abandoned_by:
+        print(f"recovered: took over the {LOCK} lock that {abandoned_by} left")
+    try:
+        tracking.connect()
+        client = MlflowClient()
+        for line in recover(client):
+            print(f"recovered: {line}")
+        figures = monitor.run(settings, log)
+        summary = {**asdict(figures), "retrain_needed": figures.retrain_needed}
+        if not figures.retrain_needed:
+            outcome = Outcome("no action", "no drift and the live error is within bounds", summary)
+        elif figures.labelled_rows < settings.min_labelled:
+            outcome = Outcome(
+                "no action",
+                f"drift, but only {figures.labelled_rows} labelled rides of the "
+                f"{settings.min_labelled} needed to retrain: waiting for ground truth",
+                summary,
+            )
+        else:
+            decision = retrain(settings, log.window(settings.window), client)
+            deployed = None
+            if decision.promoted:  # the promotion stands; the service also polls the registry
+                try:
+                    deployed = deploy(decision.challenger_version, url, port)
+                except RuntimeError as error:
+                    deployed = f"not deployed: {error}"
+            action = "retrained and promoted" if decision.promoted else "retrained and rejected"
+            outcome = Outcome(action, decision.reason, summary, asdict(decision), deployed)
+    finally:
+        log.release(LOCK, owner)
+    settings.retraining_path.parent.mkdir(parents=True, exist_ok=True)
+    with settings.retraining_path.open("a") as decisions:
+        entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(outcome)}
+        decisions.write(json.dumps(entry) + "\n")
+    return outcome

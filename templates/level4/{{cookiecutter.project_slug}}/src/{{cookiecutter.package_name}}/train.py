@@ -1,0 +1,62 @@
+"""Fit the pipeline on a month of clean rides, and save or load it."""
+
+import json
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from . import tracking
+from .config import PARAMS_FILE, load_settings
+from .data import TARGET
+from .features import CATEGORICAL, NUMERICAL, build_pipeline
+
+
+def train(
+    rides: pd.DataFrame,
+    alpha: float,
+    categorical: Sequence[str] = CATEGORICAL,
+    numerical: Sequence[str] = NUMERICAL,
+) -> Pipeline:
+    """Fit a fresh pipeline on clean rides."""
+    features = [*categorical, *numerical]
+    return build_pipeline(alpha, categorical, numerical).fit(rides[features], rides[TARGET])
+
+
+def save_model(model: Pipeline, path: Path) -> Path:
+    """Pickle the fitted pipeline, creating the folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        pickle.dump(model, out)
+    return path
+
+
+def load_model(path: Path) -> Pipeline:
+    """Load a pipeline written by `save_model` (only load files you trust)."""
+    with Path(path).open("rb") as model_file:
+        return pickle.load(model_file)
+
+
+def main() -> None:
+    """DVC stage `train`: fit on the prepared month, save the model, track the run in MLflow."""
+    settings = load_settings()
+    rides = pd.read_parquet(settings.train_path)
+    model = train(rides, settings.alpha, settings.categorical, settings.numerical)
+    save_model(model, settings.model_path)
+
+    uri = tracking.start()
+    with mlflow.start_run() as run:
+        mlflow.log_params(tracking.flat_params(PARAMS_FILE))
+        mlflow.set_tags(tracking.data_version(settings.data_dir, [settings.train_path]))
+        model_uri = tracking.log_model(model, rides[list(model.feature_names_in_)].head(5))
+    record = {"run_id": run.info.run_id, "model_uri": model_uri, "tracking_uri": uri}
+    settings.run_path.write_text(json.dumps(record))
+    print(f"trained on {len(rides)} rides; MLflow run {run.info.run_id} in {uri}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.data import TARGET, clean, read_month
+
+
+def rides_lasting(*minutes: float) -> pd.DataFrame:
+    pickup = pd.Timestamp("2024-01-01 08:00")
+    return pd.DataFrame(
+        {
+            "lpep_pickup_datetime": [pickup] * len(minutes),
+            "lpep_dropoff_datetime": [pickup + pd.Timedelta(minutes=m) for m in minutes],
+        }
+    )
+
+
+def test_clean__computes_the_duration_in_minutes():
+    cleaned = clean(rides_lasting(1.5, 30))
+    assert cleaned[TARGET].tolist() == [1.5, 30.0]
+
+
+def test_clean__keeps_rides_between_1_and_60_minutes_inclusive():
+    cleaned = clean(rides_lasting(0.5, 1, 59.9, 60, 61, -3))
+    assert cleaned[TARGET].tolist() == [1.0, 59.9, 60.0]
+
+
+def test_clean__leaves_its_input_alone():
+    raw = rides_lasting(0.5, 10)
+    clean(raw)
+    assert TARGET not in raw.columns and len(raw) == 2
+
+
+def test_read_month__missing_file_says_how_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="simulate it"):
+        read_month(tmp_path / "green_tripdata_2024-01.parquet")

@@ -1,0 +1,59 @@
+"""A month is validated before anything trains on it; a bad batch is refused whole."""
+
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.ingest import BatchRefused, ingest
+from {{ cookiecutter.package_name }}.simulate import simulate_month, write_month
+from {{ cookiecutter.package_name }}.validate import problems
+
+
+def test_problems__a_simulated_month_is_valid(raw_rides):
+    assert problems(raw_rides, "2024-01", min_rows=1000, max_bad_share=0.01) == []
+
+
+@pytest.mark.parametrize(
+    ("spoil", "expected"),
+    [
+        (lambda r: r.drop(columns="trip_distance"), "missing columns ['trip_distance']"),
+        (lambda r: r.assign(PULocationID=r.PULocationID.astype(str)), "expected an integer"),
+        (lambda r: r.head(10), "10 rows, fewer than ingest.min_rows=1000"),
+        (lambda r: r.assign(DOLocationID=999), "rides with a DOLocationID outside the zones"),
+        (lambda r: r.assign(trip_distance=-r.trip_distance), "negative or missing trip_distance"),
+        (
+            lambda r: r.assign(lpep_pickup_datetime=r.lpep_pickup_datetime - pd.Timedelta(days=40)),
+            "a pick-up outside the month",
+        ),
+    ],
+)
+def test_problems__names_what_is_wrong(raw_rides, spoil, expected):
+    found = problems(spoil(raw_rides), "2024-01", min_rows=1000, max_bad_share=0.01)
+    assert any(expected in problem for problem in found), found
+
+
+def test_ingest__a_bad_batch_leaves_the_data_already_there(tmp_path):
+    source, raw = tmp_path / "source", tmp_path / "raw"
+    kept = write_month("2024-01", raw, rides=1500)
+    before = kept.read_bytes()
+    write_month("2024-01", source, rides=1500)
+    simulate_month("2024-02", rides=1500).drop(columns="trip_distance").to_parquet(
+        source / "green_tripdata_2024-02.parquet"
+    )
+    settings = Settings(data_dir=raw, source=str(source), min_rows=1000)
+    with pytest.raises(BatchRefused, match="refused green_tripdata_2024-02.parquet"):
+        ingest(settings)
+    assert kept.read_bytes() == before
+    assert not (raw / "green_tripdata_2024-02.parquet").exists()
+
+
+def test_ingest__from_a_folder_source(tmp_path):
+    source = tmp_path / "source"
+    for month in ("2024-01", "2024-02"):
+        write_month(month, source, rides=1200)
+    settings = Settings(data_dir=tmp_path / "raw", source=str(source), min_rows=1000)
+    written = ingest(settings)
+    assert [path.name for path in written] == [
+        "green_tripdata_2024-01.parquet",
+        "green_tripdata_2024-02.parquet",
+    ]

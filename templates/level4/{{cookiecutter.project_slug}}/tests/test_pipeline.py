@@ -1,0 +1,71 @@
+"""The DVC stages, run in order on a small sample, with MLflow in a temporary folder."""
+
+import importlib
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }} import evaluate
+from {{ cookiecutter.package_name }}.config import load_settings
+from {{ cookiecutter.package_name }}.simulate import write_month
+
+PROJECT = Path(__file__).parents[1]
+RIDES = 1500  # per simulated month: small, but above any minimum row count
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """params.yaml with small simulated months, MLflow on a temporary SQLite file."""
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    params["data"]["rides"] = RIDES
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    settings = load_settings(tmp_path / "params.yaml")
+    for month in (settings.train_month, settings.val_month):
+        write_month(month, tmp_path / settings.data_dir, rides=RIDES)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return tmp_path
+
+
+def test_stages__write_every_declared_output_and_track_the_run(workspace):
+    stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        module = stage["cmd"].removeprefix("python -m ")
+        assert module.endswith(f".{name}"), f"stage {name} should run its own module"
+        importlib.import_module(module).main()
+
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    for stage in stages.values():
+        for declared in [*stage.get("outs", []), *stage.get("metrics", [])]:
+            path = next(iter(declared)) if isinstance(declared, dict) else declared
+            path = path.replace("${paths.", "").rstrip("}")
+            path = params["paths"].get(path, path)
+            assert (workspace / path).exists(), f"a stage did not write {path}"
+    metrics = json.loads((workspace / "metrics.json").read_text())
+    assert 0 < metrics["rmse"] < 15 and metrics["rides"] > 0.9 * RIDES
+
+    run_id = json.loads((workspace / "models" / "run.json").read_text())["run_id"]
+    run = mlflow.get_run(run_id)
+    assert run.data.params["train.alpha"] == str(params["train"]["alpha"])
+    assert run.data.metrics["val_rmse"] == pytest.approx(metrics["rmse"])
+    assert {"git.commit", "data.raw_md5", "data.train_md5"} <= set(run.data.tags)
+    model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
+    assert list(model.feature_names_in_) == ["PULocationID", "DOLocationID", "trip_distance"]
+
+
+def test_floor__a_model_worse_than_the_floor_is_named(tmp_path):
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"rmse": 7.5}))
+    assert evaluate.floor_problem(metrics, max_rmse=8.0) is None
+    assert "worse than the floor" in evaluate.floor_problem(metrics, max_rmse=6.0)
+
+
+def test_load_settings__a_missing_setting_is_named(tmp_path):
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    del params["train"]["alpha"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ValueError, match="lacks the setting 'alpha'"):
+        load_settings(tmp_path / "params.yaml")

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.data import TARGET
+from {{ cookiecutter.package_name }}.evaluate import rmse
+from {{ cookiecutter.package_name }}.predict import PREDICTION, predict
+from {{ cookiecutter.package_name }}.train import load_model, save_model, train
+
+
+def test_train__beats_predicting_the_mean(rides):
+    model = train(rides, alpha=1.0)
+    baseline = float(np.sqrt(((rides[TARGET] - rides[TARGET].mean()) ** 2).mean()))
+    assert rmse(model, rides) < 0.8 * baseline
+
+
+def test_train__on_a_tiny_frame(rides):
+    model = train(rides.head(20), alpha=1.0)
+    assert np.isfinite(predict(model, rides.head(5))).all()
+
+
+def test_predict__one_prediction_per_ride_aligned_with_the_input(rides):
+    model = train(rides, alpha=1.0)
+    sample = rides.sample(7, random_state=1)
+    predicted = predict(model, sample)
+    assert predicted.name == PREDICTION
+    assert predicted.index.equals(sample.index)
+
+
+def test_predict__unseen_zone_still_gets_a_prediction(rides):
+    model = train(rides, alpha=1.0)
+    ride = rides.head(1).assign(PULocationID=264, DOLocationID=265)
+    assert np.isfinite(predict(model, ride)).all()
+
+
+def test_predict__missing_feature_is_a_clear_error(rides):
+    model = train(rides, alpha=1.0)
+    with pytest.raises(ValueError, match="trip_distance"):
+        predict(model, rides.drop(columns="trip_distance"))
+
+
+def test_save_model__round_trip_gives_the_same_predictions(rides, tmp_path):
+    model = train(rides, alpha=1.0)
+    loaded = load_model(save_model(model, tmp_path / "models" / "model.pkl"))
+    np.testing.assert_array_equal(predict(loaded, rides), predict(model, rides))

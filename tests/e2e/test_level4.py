@@ -1,0 +1,211 @@
+"""Level 4: production traffic is logged, monitored, and retrains the model through the gate.
+
+The tests run in file order against one project and one running service, as a class would:
+normal traffic, then congestion with a sabotaged challenger, a retraining killed part-way,
+and the retraining that recovers the error."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+
+import ladder
+import pytest
+from gha import run_workflow
+from runs import git_commit_all, in_project, set_param
+from services import http, scoring_service
+
+pytestmark = pytest.mark.levels(4)
+
+RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+VERSIONS = """
+from mlflow import MlflowClient
+from {package} import registry, tracking
+tracking.connect()
+found = MlflowClient().search_model_versions("name = '{package}'")
+print(sorted(int(v.version) for v in found), registry.version_for(registry.CHAMPION))
+"""
+
+
+@pytest.fixture(scope="module")
+def level4(tmp_path_factory):
+    project = ladder.render(4, tmp_path_factory.mktemp("level4"))
+    for command in ladder.FIRST_RUN[4]:
+        ladder.run(command.format(package=project.name), project)
+    git_commit_all(project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def env(level4):
+    return {**ladder.project_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{level4 / 'mlflow.db'}"}
+
+
+@pytest.fixture(scope="module")
+def service(level4, env):
+    with scoring_service(level4, env["MLFLOW_TRACKING_URI"]) as url:
+        yield url
+
+
+def cli(project, env, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        ["uv", "run", "python", "-m", project.name, *args],
+        cwd=project, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def replay(project, env, url, month, scenario="none", rides=2000) -> dict:
+    done = cli(project, env, "replay", month, "--scenario", scenario, "--rides", str(rides),
+               "--url", url)  # fmt: skip
+    assert "live RMSE" in done.stdout, "the replayer shows its progress"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def registry_state(project, env) -> tuple[list[int], str]:
+    printed = in_project(project, VERSIONS.format(package=project.name), env).strip()
+    versions, _, champion = printed.splitlines()[-1].rpartition("] ")
+    return json.loads(versions + "]"), champion
+
+
+def served_version(url) -> str:
+    return http(f"{url}/model")[1]["version"]
+
+
+def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(level4, env, service):
+    replay(level4, env, service, "2024-03")
+    done = cli(level4, env, "retrain-if-needed", "--url", service)
+    assert "no action: no drift and the live error is within bounds" in done.stdout
+    summary = json.loads((level4 / "reports" / "monitoring" / "summary.json").read_text())
+    assert summary["retrain_needed"] is False and summary["live_rmse"] < 6.0
+    assert (level4 / "reports" / "monitoring" / "report.html").stat().st_size > 10_000
+    assert registry_state(level4, env) == ([1], "1") and served_version(service) == "1"
+
+
+def test_c_drift_with_a_sabotaged_challenger__rejected_the_champion_keeps_serving(
+    level4, env, service
+):
+    drifted = replay(level4, env, service, "2024-04", "congestion", rides=3000)
+    assert drifted["live_rmse"] > 10, drifted
+    set_param(level4, "alpha", "100000.0")
+    try:
+        done = cli(level4, env, "retrain-if-needed", "--url", service)
+    finally:
+        set_param(level4, "alpha", "1.0")
+    assert "retrained and rejected" in done.stdout, done.stdout
+    summary = json.loads((level4 / "reports" / "monitoring" / "summary.json").read_text())
+    assert summary["live_error"] is True and summary["column_scores"]["duration"] > 0.1
+    assert registry_state(level4, env) == ([1, 2], "1") and served_version(service) == "1"
+
+
+def test_d_a_retraining_killed_part_way__changes_nothing(level4, env, service):
+    before = registry_state(level4, env)
+    process = subprocess.Popen(
+        ["uv", "run", "python", "-m", level4.name, "retrain-if-needed", "--url", service],
+        cwd=level4, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    for line in process.stdout:
+        if line.startswith("retraining: training a challenger"):
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert registry_state(level4, env) == before
+    assert served_version(service) == "1"
+    assert http(f"{service}/predict", RIDE)[0] == 200
+
+
+def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downtime(
+    level4, env, service
+):
+    old = replay(level4, env, service, "2024-05", "congestion", rides=1500)
+    failures, stop = [], threading.Event()
+
+    def traffic() -> None:  # requests in flight while the service reloads
+        while not stop.is_set():
+            status, _ = http(f"{service}/predict", RIDE)
+            if status != 200:
+                failures.append(status)
+
+    load = threading.Thread(target=traffic)
+    load.start()
+    try:
+        done = cli(level4, env, "retrain-if-needed", "--url", service)
+    finally:
+        stop.set()
+        load.join()
+    assert "recovered: took over the retraining lock" in done.stdout, done.stdout
+    assert "recovered: marked run" in done.stdout, "the killed run is cleaned up"
+    assert "retrained and promoted" in done.stdout, done.stdout
+    assert failures == [], "no request failed while the champion changed"
+    versions, champion = registry_state(level4, env)
+    assert versions == [1, 2, 3] and champion == "3"
+    assert served_version(service) == "3"
+    new = replay(level4, env, service, "2024-06", "congestion", rides=1500)
+    assert new["versions"] == ["3"]
+    assert new["live_rmse"] < old["live_rmse"] - 2, (old, new)
+
+
+def test_lock__an_overlapping_retraining_is_refused(level4, env):
+    holder = subprocess.Popen(
+        [str(level4 / ".venv" / "bin" / "python"), "-c",
+         f"import time; from {level4.name}.predlog import PredictionLog; from datetime import "
+         "timedelta; PredictionLog().acquire('retraining', timedelta(hours=1)); "
+         "print('held', flush=True); time.sleep(120)"],
+        cwd=level4, env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        done = cli(level4, env, "retrain-if-needed", check=False)
+        assert done.returncode == 3
+        assert "another retraining is running" in done.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_e_prediction_log__32_clients_10000_requests_10000_rows(level4, env, service):
+    count = "from {p}.predlog import PredictionLog; print(PredictionLog().count())"
+    before = int(in_project(level4, count.format(p=level4.name), env).split()[-1])
+    work: queue.Queue = queue.Queue()
+    for _ in range(10_000):
+        work.put(RIDE)
+    statuses: list[int] = []
+
+    def client() -> None:
+        while True:
+            try:
+                body = work.get_nowait()
+            except queue.Empty:
+                return
+            statuses.append(http(f"{service}/predict", body)[0])
+
+    started = time.monotonic()
+    clients = [threading.Thread(target=client) for _ in range(32)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    print(f"10,000 logged requests from 32 clients in {time.monotonic() - started:.1f} s")
+    assert statuses.count(200) == 10_000
+    after = int(in_project(level4, count.format(p=level4.name), env).split()[-1])
+    assert after - before == 10_000
+
+
+def test_retrain_workflow__runnable_steps_pass(level4, env, service):
+    run = run_workflow(
+        level4 / ".github" / "workflows" / "retrain.yml",
+        level4,
+        {
+            "MLFLOW_TRACKING_URI": env["MLFLOW_TRACKING_URI"],
+            "PREDICTION_LOG_URL": f"sqlite:///{level4 / 'predictions.db'}",
+            "DEPLOY_URL": service,
+        },
+    )
+    assert "retrain: ran Monitor, then retrain, gate, promote and deploy when needed" in run.log
+    assert "## Monitoring" in run.summary and "retrain_needed" in run.summary

@@ -44,3 +44,10 @@ def test_root_template__renders_the_chosen_level(tmp_path):
         str(ladder.ROOT), no_input=True, output_dir=str(tmp_path / "out"), config_file=str(config)
     )
     assert (Path(project) / "duration-prediction.ipynb").is_file()  # the first choice: level 0
+
+
+def test_new__refuses_a_folder_that_already_holds_a_project(tmp_path, capsys):
+    (tmp_path / "taxi_ride_duration").mkdir()
+    with pytest.raises(SystemExit):
+        ladder.main(["new", "1", str(tmp_path)])
+    assert "taxi_ride_duration exists: remove it, or name another FOLDER" in capsys.readouterr().err

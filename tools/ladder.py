@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     diff.add_argument("high", type=int, choices=levels())
     new = commands.add_parser("new", help="render a level and run its main pipeline")
     new.add_argument("level", type=int, choices=levels())
-    new.add_argument("folder", type=Path, nargs="?", default=ROOT / "out")
+    new.add_argument("folder", type=Path, nargs="?", help="default: ./out/levelN")
     args = parser.parse_args(argv)
 
     if args.command == "diff":
@@ -211,8 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("diff LOW HIGH needs LOW < HIGH")
         sys.stdout.write(diff_text(args.low, args.high))
     else:
-        args.folder.mkdir(parents=True, exist_ok=True)
-        project = render(args.level, args.folder.resolve())
+        folder = (args.folder or ROOT / "out" / f"level{args.level}").resolve()
+        existing = [path for path in folder.glob("*") if path.is_dir()] if folder.exists() else []
+        if existing:
+            parser.error(f"{existing[0]} exists: remove it, or name another FOLDER")
+        folder.mkdir(parents=True, exist_ok=True)
+        project = render(args.level, folder)
         package = _package_of(tree(project)) or project.name
         first_run(args.level, project, package)
         print(f"\nLevel {args.level} project ready in {project}; read its README.md next.")

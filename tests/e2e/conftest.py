@@ -1,11 +1,10 @@
 """Each level is rendered and run once (its first run, as `nox -s new` does) per session."""
 
-import subprocess
 from pathlib import Path
 
 import ladder
 import pytest
-from runs import git_commit_all
+from runs import git_commit_all, train_output
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +44,4 @@ def level2(first_run) -> Path:
 @pytest.fixture(scope="session")
 def level1_train_output(level1) -> str:
     """What `python -m <package> train` prints, run again in the level-1 project."""
-    result = subprocess.run(
-        ["uv", "run", "python", "-m", level1.name, "train"],
-        cwd=level1,
-        env=ladder.project_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
+    return train_output(level1)

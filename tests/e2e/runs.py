@@ -59,3 +59,12 @@ def set_param(project: Path, key: str, value: str) -> None:
     text, count = pattern.subn(rf"\g<1> {value}", params.read_text())
     assert count == 1, f"params.yaml has {count} lines for {key}"
     params.write_text(text)
+
+
+def train_output(project: Path) -> str:
+    """What the level-1 CLI's `train` prints in the project."""
+    result = subprocess.run(
+        ["uv", "run", "python", "-m", project.name, "train"],
+        cwd=project, env=ladder.project_env(), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stdout

@@ -1,12 +1,11 @@
 """Level 1: CI and release workflows run locally step by step; the CLI trains and predicts."""
 
-import subprocess
 import zipfile
 
 import ladder
 import pytest
 from gha import StepFailed, run_workflow
-from runs import in_project, printed_by, rmse_in
+from runs import in_project, printed_by, rmse_in, train_output
 
 pytestmark = pytest.mark.levels(1)
 
@@ -55,15 +54,7 @@ def test_cli__predict_writes_one_prediction_per_ride(level1):
 
 
 def test_cli__retraining_gives_the_same_rmse(level1, level1_train_output):
-    again = subprocess.run(
-        ["uv", "run", "python", "-m", level1.name, "train"],
-        cwd=level1,
-        env=ladder.project_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert rmse_in(again.stdout) == rmse_in(level1_train_output)
+    assert rmse_in(train_output(level1)) == rmse_in(level1_train_output)
 
 
 def test_notebook__runs_importing_the_package(level1, level1_train_output):

@@ -9,14 +9,24 @@ import time
 import urllib.request
 
 import mlflow
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.tree import DecisionTreeRegressor
 
 from {{ cookiecutter.package_name }} import registry
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.predlog import PredictionLog
-from {{ cookiecutter.package_name }}.serve import MAX_BATCH, create_app
+from {{ cookiecutter.package_name }}.serve import (
+    MAX_BATCH,
+    Ride,
+    create_app,
+    linear_scorer,
+    pandas_scorer,
+)
 from {{ cookiecutter.package_name }}.train import train
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
@@ -203,3 +213,21 @@ def test_predict__a_failing_log_is_a_503_never_a_silent_answer(model, tmp_path):
         answer = test_client.post("/predict", json=RIDE)
     assert answer.status_code == 503
     assert "prediction log is unavailable" in answer.text
+
+
+def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(rides):
+    model = train(rides, alpha=1.0)
+    scorer = linear_scorer(model)
+    assert scorer is not None
+    sample = rides[["PULocationID", "DOLocationID", "trip_distance"]].head(300)
+    sample = pd.concat([sample, sample.head(5).assign(PULocationID=264, DOLocationID=1)])
+    rides_in = [Ride(**record) for record in sample.to_dict(orient="records")]
+    assert scorer(rides_in) == pytest.approx(pandas_scorer(model)(rides_in), rel=1e-9)
+
+
+def test_linear_scorer__declines_other_pipelines(rides):
+    forest = Pipeline(
+        [("features", ColumnTransformer([("d", "passthrough", ["trip_distance"])])),
+         ("regressor", DecisionTreeRegressor(max_depth=3))]
+    ).fit(rides[["trip_distance"]], rides["duration"])  # fmt: skip
+    assert linear_scorer(forest) is None

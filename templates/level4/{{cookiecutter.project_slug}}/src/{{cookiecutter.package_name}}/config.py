@@ -42,6 +42,7 @@ class Settings:
     min_labelled: int = 200
     drift_share: float = 0.5
     max_live_rmse: float = 6.0
+    retrain_rides: int = 3000
     holdout_share: float = 0.3
     retrain_max_rmse: float = 12.0
     lock_minutes: int = 60
@@ -84,6 +85,7 @@ def load_settings(params_file: Path = PARAMS_FILE) -> Settings:
             min_labelled=int(monitor["min_labelled"]),
             drift_share=float(monitor["drift_share"]),
             max_live_rmse=float(monitor["max_live_rmse"]),
+            retrain_rides=int(retrain["rides"]),
             holdout_share=float(retrain["holdout_share"]),
             retrain_max_rmse=float(retrain["max_rmse"]),
             lock_minutes=int(retrain["lock_minutes"]),

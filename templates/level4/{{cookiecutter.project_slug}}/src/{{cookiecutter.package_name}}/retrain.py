@@ -61,9 +61,12 @@ def recover(client: MlflowClient) -> list[str]:
     return cleaned
 
 
-def split(window: pd.DataFrame, holdout_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Labelled rides, oldest for training, the newest `holdout_share` for the gate."""
-    labelled = window.dropna(subset=["duration"]).sort_values("id")
+def split(
+    window: pd.DataFrame, rides: int, holdout_share: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The newest `rides` labelled rides: the oldest of them for training, the newest
+    `holdout_share` for the gate."""
+    labelled = window.dropna(subset=["duration"]).sort_values("id").tail(rides)
     labelled = labelled.rename(columns={"duration": TARGET})
     cut = int(len(labelled) * (1 - holdout_share))
     return labelled.iloc[:cut], labelled.iloc[cut:]
@@ -71,12 +74,13 @@ def split(window: pd.DataFrame, holdout_share: float) -> tuple[pd.DataFrame, pd.
 
 def retrain(settings: Settings, window: pd.DataFrame, client: MlflowClient) -> Decision:
     """Train a challenger on recent rides, then gate it against the champion on the newest."""
-    rides, holdout = split(window, settings.holdout_share)
+    rides, holdout = split(window, settings.retrain_rides, settings.holdout_share)
     mlflow.set_experiment(tracking.EXPERIMENT)
     with mlflow.start_run(run_name="retraining", tags=dict([SOURCE_TAG])):
         print(f"retraining: training a challenger on {len(rides)} recent rides", flush=True)
         mlflow.log_params(
-            {"train.alpha": settings.alpha, "retrain.holdout_share": settings.holdout_share,
+            {"train.alpha": settings.alpha, "retrain.rides": settings.retrain_rides,
+             "retrain.holdout_share": settings.holdout_share,
              "window.first_id": int(window["id"].min()), "window.last_id": int(window["id"].max()),
              "rides": len(rides), "holdout": len(holdout)}
         )  # fmt: skip

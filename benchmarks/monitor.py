@@ -46,9 +46,10 @@ with log.engine.begin() as connection:
         "feedback", connection, if_exists="append", index=False, chunksize=50_000)
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
-window = log.window(size)
+window, labelled = log.window(size), log.window(size, labelled=True)
 read = time.perf_counter() - started
-figures, _ = measure(window, ref, release.version, dataclasses.replace(settings, window=size))
+settings = dataclasses.replace(settings, window=size)
+figures, _ = measure(window, labelled, ref, release.version, settings)
 total = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"size": size, "read_s": read, "total_s": total,

@@ -231,3 +231,14 @@ def test_linear_scorer__declines_other_pipelines(rides):
          ("regressor", DecisionTreeRegressor(max_depth=3))]
     ).fit(rides[["trip_distance"]], rides["duration"])  # fmt: skip
     assert linear_scorer(forest) is None
+
+
+def test_window__labelled_rides_stay_in_view_behind_newer_unlabelled_traffic(tmp_path):
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    log.record("early", "1", [RIDE], [10.0])
+    log.add_feedback([{"request_id": "early", "row": 0, "duration": 12.0}])
+    for number in range(5):
+        log.record(f"late-{number}", "1", [RIDE], [10.0])
+    assert log.window(3)["duration"].isna().all()
+    labelled = log.window(3, labelled=True)
+    assert labelled["request_id"].tolist() == ["early"] and labelled["duration"].tolist() == [12.0]

@@ -58,9 +58,15 @@ def reference(release: registry.Release, settings: Settings) -> pd.DataFrame:
     )
 
 
-def measure(window: pd.DataFrame, ref: pd.DataFrame, version: str, settings: Settings):
-    """Figures and the Evidently snapshot for a window of logged predictions."""
-    labelled = window.dropna(subset=["duration"])
+def measure(
+    window: pd.DataFrame,
+    labelled: pd.DataFrame,
+    ref: pd.DataFrame,
+    version: str,
+    settings: Settings,
+):
+    """Figures and the Evidently snapshot for the newest predictions, and the newest labelled
+    ones (fetched apart: under heavy traffic, ground truth lags behind the newest requests)."""
     enough = len(labelled) >= settings.min_labelled
     # With enough ground truth, the labelled rides show target drift too.
     current, numerical = (labelled, [*NUMERICAL, "duration"]) if enough else (window, NUMERICAL)
@@ -102,10 +108,12 @@ def run(settings: Settings, log: PredictionLog) -> Figures:
     record the figures in the log database and in MLflow, for trends."""
     tracking.connect()
     window = log.window(settings.window)
+    labelled = log.window(settings.window, labelled=True)
     if window.empty:
         raise LookupError("the prediction log is empty: serve some traffic first")
     release = registry.load(registry.CHAMPION)
-    figures, snapshot = measure(window, reference(release, settings), release.version, settings)
+    ref = reference(release, settings)
+    figures, snapshot = measure(window, labelled, ref, release.version, settings)
 
     out = Path(settings.monitoring_dir)
     out.mkdir(parents=True, exist_ok=True)

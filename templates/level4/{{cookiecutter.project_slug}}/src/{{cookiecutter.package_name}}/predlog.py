@@ -110,14 +110,17 @@ class PredictionLog:
                 )
         return unknown
 
-    def window(self, size: int) -> pd.DataFrame:
-        """The newest `size` predictions, with the actual duration where it has arrived."""
-        newest = sa.select(predictions).order_by(predictions.c.id.desc()).limit(size).subquery()
-        joined = newest.outerjoin(
-            feedback,
-            (newest.c.request_id == feedback.c.request_id) & (newest.c.row == feedback.c.row),
+    def window(self, size: int, labelled: bool = False) -> pd.DataFrame:
+        """The newest `size` predictions, with the actual duration where it has arrived; or,
+        when `labelled`, the newest `size` predictions whose actual duration has arrived."""
+        match = (predictions.c.request_id == feedback.c.request_id) & (
+            predictions.c.row == feedback.c.row
         )
-        query = sa.select(newest, feedback.c.duration).select_from(joined).order_by(newest.c.id)
+        rows = sa.select(predictions, feedback.c.duration).select_from(
+            predictions.join(feedback, match, isouter=not labelled)
+        )
+        newest = rows.order_by(predictions.c.id.desc()).limit(size).subquery()
+        query = sa.select(newest).order_by(newest.c.id)
         with self.engine.connect() as connection:
             frame = pd.read_sql(query, connection)
         # SQLAlchemy's quoted names are not plain str, and scikit-learn wants str column names.

@@ -141,7 +141,8 @@ def retrain_if_needed(
                 summary,
             )
         else:
-            decision = retrain(settings, log.window(settings.window), client)
+            labelled = log.window(settings.window, labelled=True)
+            decision = retrain(settings, labelled, client)
             deployed = None
             if decision.promoted:  # the promotion stands; the service also polls the registry
                 try:

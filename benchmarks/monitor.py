@@ -46,7 +46,8 @@ with log.engine.begin() as connection:
         "feedback", connection, if_exists="append", index=False, chunksize=50_000)
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
-window, labelled = log.window(size), log.window(size, labelled=True)
+window = log.window(size)
+labelled = window.dropna(subset=["duration"])  # as monitor.run does when the window has enough
 read = time.perf_counter() - started
 settings = dataclasses.replace(settings, window=size)
 figures, _ = measure(window, labelled, ref, release.version, settings)

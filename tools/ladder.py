@@ -189,10 +189,12 @@ def run(command: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
-def first_run(level: int, project: Path, package: str) -> None:
+def first_run(
+    level: int, project: Path, package: str, env: Mapping[str, str] | None = None
+) -> None:
     """Run a freshly rendered project's main pipeline, as its README says."""
     for command in FIRST_RUN[level]:
-        run(command.format(package=shlex.quote(package)), project)
+        run(command.format(package=shlex.quote(package)), project, env=dict(env or project_env()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

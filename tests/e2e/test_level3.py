@@ -41,8 +41,7 @@ def render_level3(folder, tracking_uri: str | None = None):
     env = ladder.project_env()
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
-    for command in ladder.FIRST_RUN[3]:
-        ladder.run(command.format(package=project.name), project, env=env)
+    ladder.first_run(3, project, project.name, env)
     git_commit_all(project)
     return project
 

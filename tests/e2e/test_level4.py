@@ -33,8 +33,7 @@ print(sorted(int(v.version) for v in found), registry.version_for(registry.CHAMP
 @pytest.fixture(scope="module")
 def level4(tmp_path_factory):
     project = ladder.render(4, tmp_path_factory.mktemp("level4"))
-    for command in ladder.FIRST_RUN[4]:
-        ladder.run(command.format(package=project.name), project)
+    ladder.first_run(4, project, project.name)
     git_commit_all(project)
     return project
 

@@ -1,6 +1,7 @@
 """The helpers behind `nox -s diff` and `nox -s new`."""
 
 import json
+import re
 from pathlib import Path
 
 import ladder
@@ -15,12 +16,36 @@ def test_levels__lists_every_template_folder_in_order():
 
 def test_diff__summarises_explains_and_shows_the_lines():
     text = ladder.diff_text(0, 1)
-    summary, _, body = text.partition("\n\n")
+    summary, _, body = text.partition("\n\n--- ")
     assert summary.startswith("What level 1 adds to level 0:")
     assert "files added" in summary and "files removed" in summary
     assert "removed tlc_simulator.py: moves, unchanged, into the package" in summary
+    assert "added   tests/test_train.py: unit tests:" in summary
+    assert "changed README.md: describes level 1" in summary
+    assert "no reason declared" not in summary
     assert "+++ level1/pyproject.toml" in body
     assert "--- level0/requirements.txt" in body
+
+
+def test_diff__any_two_levels_with_the_reason_from_the_level_that_made_the_change():
+    summary = ladder.diff_text(1, 4).partition("\n\n--- ")[0]
+    assert "added   dvc.yaml: level 2: versioned pipeline:" in summary
+    assert "; level 3: adds the `ingest` stage" in summary
+    assert "added   src/taxi_ride_duration/monitor.py: level 4: production metrics" in summary
+    assert "no reason declared" not in summary
+
+
+def test_diff_html__one_self_contained_side_by_side_page(tmp_path):
+    page_path = tmp_path / "diff.html"
+    assert ladder.main(["diff", "2", "3", "--html", str(page_path)]) == 0
+    page = page_path.read_text()
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert not re.search(r"<(script|link|img)\b|\bsrc=", page)  # nothing fetched
+    changes = ladder.compare(*(ladder.tree(ladder.render(lv, tmp_path / str(lv))) for lv in (2, 3)))
+    for path in (p for paths in changes.values() for p in paths):
+        assert f">{path} <span" in page  # one side-by-side section per file
+    assert page.count('<table class="diff"') == sum(map(len, changes.values()))
+    assert "evaluation gate: the challenger replaces the champion" in page
 
 
 def test_diff__refuses_a_backwards_pair(capsys):

@@ -1,4 +1,4 @@
-"""Level N+1 keeps level N's files, except the changes declared in templates/evolutions.toml."""
+"""Level N+1 keeps level N's files; every file it adds, changes or removes has a declared why."""
 
 import tomllib
 
@@ -15,7 +15,7 @@ def test_progression__only_declared_changes(bake, low, high, answers):
     upper_project = bake(high, answers)
     changes = ladder.compare(ladder.tree(bake(low, answers)), ladder.tree(upper_project))
     declared = ladder.evolutions(high, answers.get("package_name", upper_project.name))
-    for kind in ("changed", "removed"):
+    for kind in ladder.KINDS:
         undeclared = set(changes[kind]) - set(declared.get(kind, {}))
         stale = set(declared.get(kind, {})) - set(changes[kind])
         assert not undeclared, f"level {high} {kind} these without a reason: {sorted(undeclared)}"
@@ -26,8 +26,10 @@ def test_progression__manifest_names_only_real_levels_and_kinds():
     manifest = tomllib.loads(ladder.EVOLUTIONS.read_text())
     assert set(manifest) <= {f"level{high}" for _, high in PAIRS}
     for sections in manifest.values():
-        assert set(sections) <= {"changed", "removed"}
-        assert all(why.strip() for entries in sections.values() for why in entries.values())
+        assert set(sections) <= {*ladder.KINDS, "upgrade"}
+        reasons = [why for kind in ladder.KINDS for why in sections.get(kind, {}).values()]
+        assert all(why.strip() for why in reasons)
+        assert set(sections.get("upgrade", {})) <= {"notes", "steps"}
 
 
 def test_compare__finds_added_changed_and_removed_files():

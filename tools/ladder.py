@@ -1,11 +1,15 @@
 """Render, compare and try the mlops-ladder templates; the noxfile and the tests call this.
 
 python tools/ladder.py diff 0 1          what level 1 adds to level 0
+python tools/ladder.py diff 0 1 --html diff.html   and a side-by-side page of it
 python tools/ladder.py new 1 [FOLDER]    render level 1 into FOLDER and run its first run
 """
 
 import argparse
+import contextlib
 import difflib
+import functools
+import html
 import os
 import shlex
 import subprocess
@@ -88,13 +92,42 @@ def tree(project: Path) -> dict[str, bytes]:
     }
 
 
+KINDS = ("added", "changed", "removed")
+
+
+def _manifest(level: int) -> dict:
+    return tomllib.loads(EVOLUTIONS.read_text()).get(f"level{level}", {})
+
+
 def evolutions(level: int, package: str) -> dict[str, dict[str, str]]:
-    """Declared changes and removals of level-1's files at `level`, with their reasons."""
-    declared = tomllib.loads(EVOLUTIONS.read_text()).get(f"level{level}", {})
+    """The files `level` adds, changes and removes of the level below, each with its reason."""
+    declared = _manifest(level)
     return {
         kind: {path.format(package_name=package): why for path, why in entries.items()}
         for kind, entries in declared.items()
+        if kind in KINDS
     }
+
+
+def upgrade_advice(level: int, package: str) -> dict[str, list[str]]:
+    """What a project that reaches `level` by an upgrade should read (notes) and run (steps)."""
+    advice = _manifest(level).get("upgrade", {})
+    return {
+        key: [line.format(package_name=package) for line in advice.get(key, [])]
+        for key in ("notes", "steps")
+    }
+
+
+def reasons(low: int, high: int, package: str) -> dict[str, str]:
+    """Why each file differs between two levels; across several levels, each level's reason."""
+    why: dict[str, list[str]] = {}
+    for level in range(low + 1, high + 1):
+        for entries in evolutions(level, package).values():
+            for path, reason in entries.items():
+                why.setdefault(path, []).append(
+                    reason if high - low == 1 else f"level {level}: {reason}"
+                )
+    return {path: "; ".join(chain) for path, chain in why.items()}
 
 
 def compare(lower: dict[str, bytes], upper: dict[str, bytes]) -> dict[str, list[str]]:
@@ -126,25 +159,18 @@ def _lines(content: bytes) -> list[str]:
 
 
 def diff_text(low: int, high: int, answers: Mapping[str, str] | None = None) -> str:
-    """A summary of what level `high` adds to level `low`, then the unified diff."""
-    with tempfile.TemporaryDirectory() as workdir:
-        lower = tree(render(low, Path(workdir) / "lower", answers))
-        upper_project = render(high, Path(workdir) / "upper", answers)
-        upper = tree(upper_project)
-    package = _package_of(upper)
-    why = {}
-    for level in range(low + 1, high + 1):
-        for entries in evolutions(level, package).values():
-            why.update(entries)
+    """A summary of what level `high` adds to level `low`, the reason per file, the diff."""
+    lower, upper, why = _both_levels(low, high, answers)
     changes = compare(lower, upper)
     out = [f"What level {high} adds to level {low}:\n"]
     for kind, paths in changes.items():
         side, level = (lower, low) if kind == "removed" else (upper, high)
         lines = sum(len(_lines(side[p])) for p in paths)
         out.append(f"  {len(paths):3d} files {kind:8s}({lines} lines in level {level})\n")
-    for kind in ("changed", "removed"):
+    out.append("\nWhy, file by file:\n")
+    for kind in KINDS:
         for path in changes[kind]:
-            out.append(f"  {kind} {path}: {why.get(path, 'no reason declared')}\n")
+            out.append(f"  {kind:8s}{path}: {why.get(path, 'no reason declared')}\n")
     out.append("\n")
     for path in sorted(lower.keys() | upper.keys()):
         if lower.get(path) != upper.get(path):
@@ -157,6 +183,97 @@ def diff_text(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
                 )
             )
     return "".join(out)
+
+
+def _both_levels(
+    low: int, high: int, answers: Mapping[str, str] | None
+) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, str]]:
+    """Both levels' files, rendered from the same answers, and the reasons between them."""
+    return _rendered_pair(low, high, tuple(sorted((answers or {}).items())))
+
+
+@functools.cache
+def _rendered_pair(low: int, high: int, answers: tuple[tuple[str, str], ...]):
+    with tempfile.TemporaryDirectory() as workdir, quiet_stdout():
+        lower = tree(render(low, Path(workdir) / "lower", dict(answers)))
+        upper = tree(render(high, Path(workdir) / "upper", dict(answers)))
+    return lower, upper, reasons(low, high, _package_of(upper))
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """Silence the hooks' "Created ..." line (a subprocess), so the diff is all that is printed."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>mlops-ladder: level {low} to level {high}</title>
+<style>
+body {{ font: 18px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #111; }}
+h1 {{ font-size: 1.6rem; }} h2 {{ font-size: 1.25rem; margin-top: 2.5rem; }}
+.why {{ color: #333; margin: .2rem 0 .6rem; }}
+table.diff {{ font: 15px/1.35 ui-monospace, Menlo, Consolas, monospace; border-collapse: collapse;
+  width: 100%; table-layout: fixed; }}
+table.diff td {{ padding: 0 .4rem; vertical-align: top; white-space: pre-wrap;
+  overflow-wrap: anywhere; }}
+table.diff td.diff_header {{ width: 3.5em; text-align: right; color: #777; }}
+table.diff td.diff_next {{ width: 1.2em; }}
+table.diff th {{ text-align: left; background: #eee; padding: .3rem .4rem; }}
+.diff_add {{ background: #c8f0c8; }} .diff_chg {{ background: #ffe9a8; }}
+.diff_sub {{ background: #f7c4c4; }}
+.summary td, .summary th {{ padding: .15rem .8rem .15rem 0; text-align: left; }}
+.kind-added {{ color: #075e07; }} .kind-changed {{ color: #7a5800; }}
+.kind-removed {{ color: #8b0c0c; }}
+</style></head><body>
+<h1>What level {high} adds to level {low}</h1>
+<p>{counts}</p>
+<table class="summary"><tr><th>file</th><th></th><th>why</th></tr>
+{rows}
+</table>
+{sections}
+</body></html>
+"""
+
+
+def diff_html(low: int, high: int, answers: Mapping[str, str] | None = None) -> str:
+    """The annotated diff as one self-contained page, side by side, for a projector."""
+    lower, upper, why = _both_levels(low, high, answers)
+    changes = compare(lower, upper)
+    counts = ", ".join(f"{len(paths)} files {kind}" for kind, paths in changes.items())
+    rows, sections = [], []
+    sides = difflib.HtmlDiff(tabsize=4, wrapcolumn=None)
+    for kind in KINDS:
+        for path in changes[kind]:
+            anchor = f"f{len(rows)}"
+            reason = html.escape(why.get(path, "no reason declared"))
+            rows.append(
+                f'<tr><td><a href="#{anchor}">{html.escape(path)}</a></td>'
+                f'<td class="kind-{kind}">{kind}</td><td>{reason}</td></tr>'
+            )
+            table = sides.make_table(
+                _lines(lower.get(path, b"")),
+                _lines(upper.get(path, b"")),
+                f"level {low}" if path in lower else f"(not in level {low})",
+                f"level {high}" if path in upper else f"(not in level {high})",
+                context=kind == "changed",
+                numlines=3,
+            )
+            sections.append(
+                f'<h2 id="{anchor}">{html.escape(path)} <span class="kind-{kind}">'
+                f'({kind})</span></h2>\n<p class="why">{reason}</p>\n{table}'
+            )
+    return PAGE.format(
+        low=low, high=high, counts=counts, rows="\n".join(rows), sections="\n".join(sections)
+    )
 
 
 def _package_of(files: Mapping[str, bytes]) -> str:
@@ -203,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     diff = commands.add_parser("diff", help="what level HIGH adds to level LOW")
     diff.add_argument("low", type=int, choices=levels())
     diff.add_argument("high", type=int, choices=levels())
+    diff.add_argument("--html", type=Path, metavar="PATH", help="also write a side-by-side page")
     new = commands.add_parser("new", help="render a level and run its main pipeline")
     new.add_argument("level", type=int, choices=levels())
     new.add_argument("folder", type=Path, nargs="?", help="default: ./out/levelN")
@@ -212,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.low >= args.high:
             parser.error("diff LOW HIGH needs LOW < HIGH")
         sys.stdout.write(diff_text(args.low, args.high))
+        if args.html:
+            args.html.write_text(diff_html(args.low, args.high), encoding="utf-8")
+            print(f"\nSide-by-side page written to {args.html.resolve()}")
     else:
         folder = (args.folder or ROOT / "out" / f"level{args.level}").resolve()
         existing = [path for path in folder.glob("*") if path.is_dir()] if folder.exists() else []

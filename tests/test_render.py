@@ -1,5 +1,6 @@
 """Every level renders, with default and odd answers, into exactly the files it should."""
 
+import json
 import re
 import subprocess
 import tomllib
@@ -18,6 +19,7 @@ TEST_MODULES = ["conftest", "test_cli", "test_data", "test_simulate", "test_trai
 EXPECTED_FILES = {
     0: {
         ".gitignore",
+        ".mlops-ladder.json",
         "README.md",
         "duration-prediction.ipynb",
         "requirements.txt",
@@ -27,6 +29,7 @@ EXPECTED_FILES = {
         ".github/workflows/ci.yml",
         ".github/workflows/release.yml",
         ".gitignore",
+        ".mlops-ladder.json",
         ".pre-commit-config.yaml",
         ".python-version",
         "Makefile",
@@ -99,6 +102,14 @@ def test_render__answers_reach_the_project(bake):
     assert meta["description"] == ODD_ANSWERS["description"]
     assert meta["requires-python"] == ">=3.13"
     assert (path / ".python-version").read_text().strip() == "3.13"
+
+
+def test_render__the_project_records_its_level_and_answers(project):
+    level, path, answers = project
+    record = json.loads((path / ".mlops-ladder.json").read_text())
+    assert record["level"] == level
+    assert answers.items() <= record["answers"].items()
+    assert record["answers"]["project_slug"] == path.name
 
 
 def test_render__notebooks_are_valid(project):

@@ -1,6 +1,7 @@
 """Sessions of mlops-ladder; `nox` alone runs what CI runs."""
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -12,6 +13,7 @@ nox.options.reuse_venv = "yes"
 # One uv cache for the sessions and for every generated project's venv; compiled bytecode
 # makes those venvs start faster.
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+HERE = Path(__file__).resolve().parent
 
 
 @nox.session
@@ -39,9 +41,27 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session
 def diff(session: nox.Session) -> None:
-    """Show what level B adds to level A, both rendered from the same answers: diff -- A B."""
+    """What level B adds to level A, with the why of each file: diff -- A B [--html PATH]."""
     session.install("--group", "test")
-    session.run("python", "tools/ladder.py", "diff", *(session.posargs or ["0", "1"]))
+    with session.chdir(session.invoked_from):  # --html PATH is relative to where nox was run
+        session.run("python", f"{HERE}/tools/ladder.py", "diff", *(session.posargs or ["0", "1"]))
+
+
+@nox.session
+def upgrade(session: nox.Session) -> None:
+    """Level up a generated project, keeping your edits: upgrade -- PATH [--to N]."""
+    session.install("--group", "test")
+    with session.chdir(session.invoked_from):  # PATH is relative to where nox was run
+        # Exit code 1 means "merged, with conflicts to resolve": the report says which.
+        session.run("python", f"{HERE}/tools/upgrade.py", *session.posargs, success_codes=[0, 1])
+
+
+@nox.session
+def assess(session: nox.Session) -> None:
+    """Which maturity level any repository reaches, and its next step: assess -- PATH [--json]."""
+    session.install("--group", "test")
+    with session.chdir(session.invoked_from):
+        session.run("python", f"{HERE}/tools/assess.py", *(session.posargs or ["."]))
 
 
 @nox.session

@@ -48,6 +48,14 @@ def test_diff_html__one_self_contained_side_by_side_page(tmp_path):
     assert "evaluation gate: the challenger replaces the champion" in page
 
 
+def test_diff__the_readme_example_is_what_diff_prints():
+    readme = (ladder.ROOT / "README.md").read_text()
+    example = readme.split("```console\nWhat level 3 adds to level 2:\n", 1)[1].split("```")[0]
+    printed = ladder.diff_text(2, 3).splitlines()
+    shown = [line for line in example.splitlines() if line.strip() not in ("", "...")]
+    assert len(shown) >= 4 and all(line in printed for line in shown), shown
+
+
 def test_diff__refuses_a_backwards_pair(capsys):
     with pytest.raises(SystemExit):
         ladder.main(["diff", "1", "0"])

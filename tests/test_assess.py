@@ -1,0 +1,334 @@
+"""The maturity self-check (`nox -s assess -- PATH`): our levels, and repositories not ours."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import assess
+import ladder
+import pytest
+from answers import ODD_ANSWERS
+
+IDS = [criterion.id for criterion in assess.CRITERIA]
+
+
+def met(result: dict) -> set[str]:
+    return {c["id"] for c in result["criteria"] if c["met"]}
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    """A small repository made of `files` (relative path -> content)."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+@pytest.mark.parametrize("answers", [{}, ODD_ANSWERS], ids=["default", "odd"])
+@pytest.mark.parametrize("level", ladder.levels())
+def test_assess__a_rendered_level_reaches_exactly_its_own_level(bake, level, answers):
+    result = assess.assess(bake(level, answers))
+    expected = {c.id for c in assess.CRITERIA if c.level <= level}
+    assert met(result) == expected, assess.report(result)  # none missing, none above its level
+    assert result["level"] == level
+
+
+KEY_PIECES = [
+    (1, "tests", "tests", 0),
+    (1, ".github", "ci", 0),
+    (2, "dvc.yaml", "versioned", 1),
+    (3, "tests/test_serve.py", "service", 2),
+    (3, ".github/workflows/cd.yml", "cd", 2),
+    (4, ".github/workflows/retrain.yml", "retraining", 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("level", "piece", "criterion", "lowered"),
+    KEY_PIECES,
+    ids=[f"{level}-without-{piece}" for level, piece, _, _ in KEY_PIECES],
+)
+def test_assess__removing_a_key_piece_lowers_the_level(
+    bake, tmp_path, level, piece, criterion, lowered
+):
+    project = shutil.copytree(bake(level), tmp_path / "project")  # never touch the baked one
+    assert assess.assess(project)["level"] == level
+    removed = project / piece
+    if removed.is_dir():
+        shutil.rmtree(removed)
+    else:
+        removed.unlink()
+
+    result = assess.assess(project)
+
+    assert criterion not in met(result), assess.report(result)
+    assert result["level"] == lowered
+
+
+def test_assess__the_level_marker_of_a_generator_is_not_evidence(bake, tmp_path):
+    project = shutil.copytree(bake(0), tmp_path / "project")
+    (project / ".mlops-ladder.json").write_text(json.dumps({"level": 4, "answers": {}}))
+    assert assess.assess(project)["level"] == 0
+
+
+FLASK_APP = """\
+import pickle
+
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+model = pickle.load(open("model.pkl", "rb"))
+
+
+@app.route("/api/predict", methods=["POST"])
+def predict():
+    return jsonify(prediction=float(model.predict([request.json["features"]])[0]))
+"""
+FLASK_TEST = """\
+from app import app
+
+
+def test_predict_answers_a_number():
+    client = app.test_client()
+    answer = client.post("/api/predict", json={"features": [1.0, 2.0]})
+    assert answer.status_code == 200
+"""
+WANDB_TRAINING = """\
+import pickle
+
+import wandb
+from sklearn.linear_model import LinearRegression
+
+
+def main():
+    run = wandb.init(project="churn")
+    model = LinearRegression().fit([[0, 1], [1, 0]], [0, 1])
+    run.log({"r2": model.score([[0, 1], [1, 0]], [0, 1])})
+    pickle.dump(model, open("model.pkl", "wb"))
+"""
+GITLAB_CI = """\
+stages: [test]
+
+test:
+  image: python:3.12
+  script:
+    - pip install -r requirements.txt
+    - pytest -q
+"""
+
+
+def test_assess__a_repository_not_ours_is_judged_by_its_tools(tmp_path):
+    """Flask + a test, GitLab CI, W&B training: level 1 with a head start on level 2 and 3."""
+    repo = write(
+        tmp_path,
+        {
+            "app.py": FLASK_APP,
+            "tests/test_app.py": FLASK_TEST,
+            "train.py": WANDB_TRAINING,
+            ".gitlab-ci.yml": GITLAB_CI,
+            "requirements.txt": "flask==3.1.0\nscikit-learn==1.6.1\nwandb==0.19.1\n",
+        },
+    )
+    result = assess.assess(repo)
+    assert met(result) == {"code", "tests", "ci", "tracking", "service"}, assess.report(result)
+    assert result["level"] == 1
+    assert result["next"]["missing"] == ["versioned"]
+
+    write(repo, {"data/customers.csv.dvc": "outs:\n- md5: 1f2e3d\n  path: customers.csv\n"})
+    assert assess.assess(repo)["level"] == 2
+
+
+# Each file alone must meet its criterion: the common tools of the field, not only ours.
+RECOGNISED = [
+    ("tests", "test_model.py", "import unittest\n\nclass ModelTest(unittest.TestCase):\n"
+     "    pass\n"),
+    ("tests", "pkg/model_test.py", "def test_fit():\n    assert True\n"),
+    ("ci", "Jenkinsfile", "pipeline { stages { stage('Test') { steps { sh 'pytest' } } } }\n"),
+    ("ci", "azure-pipelines.yml", "steps:\n- script: python -m pytest\n"),
+    ("ci", ".circleci/config.yml", "jobs:\n  build:\n    steps:\n      - run: tox\n"),
+    ("ci", "bitbucket-pipelines.yml", "pipelines:\n  default:\n    - step:\n        script:\n"
+     "          - ruff check .\n"),
+    ("tracking", "train.py", "import mlflow as mf\n\nwith mf.start_run():\n    pass\n"),
+    ("tracking", "train.py", "from dvclive import Live\n\nwith Live() as live:\n    pass\n"),
+    ("tracking", "fit.py", "import neptune\n\nrun = neptune.init_run(project='x')\n"),
+    ("tracking", "fit.py", "from clearml import Task\n\ntask = Task.init(project_name='x')\n"),
+    ("tracking", "fit.py", "from transformers import TrainingArguments\n\n"
+     "args = TrainingArguments('out', report_to='wandb')\n"),
+    ("tracking", "explore.ipynb", json.dumps({"cells": [
+        {"cell_type": "markdown", "source": ["# Explore"]},
+        {"cell_type": "code", "source": ["%matplotlib inline\n", "import wandb\n", "wandb.init()"]},
+    ]})),
+    ("versioned", "data/raw.dvc", "outs:\n- md5: 0a1b2c\n  path: raw\n"),
+    ("versioned", "conf/base/catalog.yml", "rides:\n  type: pandas.CSVDataset\n"
+     "  versioned: true\n"),
+    ("versioned", "flow.py", "from metaflow import FlowSpec, step\n\nclass TrainFlow(FlowSpec):\n"
+     "    pass\n"),
+    ("registry", "release.py", "import mlflow\n\nmlflow.register_model('runs:/1/model', 'taxi')\n"),
+    ("registry", "train.py", "import mlflow\n\nmlflow.sklearn.log_model(m, name='model', "
+     "registered_model_name='taxi')\n"),
+    ("registry", "release.py", "import wandb\n\nrun = wandb.init()\n"
+     "run.link_model(path='model.pkl', registered_model_name='taxi')\n"),
+    ("gate", "validate.py", "from mlflow.models import MetricThreshold\n\n"
+     "limits = {'rmse': MetricThreshold(threshold=5, greater_is_better=False)}\n"),
+    ("gate", "promote.py", "def promote(client, candidate_rmse, production_rmse):\n"
+     "    if candidate_rmse < production_rmse:\n"
+     "        client.transition_model_version_stage('taxi', 2, 'Production')\n"),
+    ("cd", ".gitlab-ci.yml", "deploy:\n  stage: deploy\n  script:\n    - kubectl apply -f k8s/\n"),
+    ("cd", ".github/workflows/release.yml", "jobs:\n  ship:\n    environment:\n"
+     "      name: production\n    steps:\n      - run: ./ship.sh\n"),
+    ("cd", "Jenkinsfile", "stage('Ship') { steps { sh 'helm upgrade --install scorer ./chart' } }"),
+    ("monitoring", "monitor.py", "import whylogs as why\n\nprofile = why.log(frame)\n"),
+    ("monitoring", "metrics.py", "from prometheus_client import Histogram\n\n"
+     "PREDICTED = Histogram('predicted_minutes', 'predictions served')\n"),
+    ("monitoring", "serve.py", "def score(rows, store):\n    store.write_prediction_log(rows)\n"),
+    ("retraining", "dags/retrain.py", "from airflow import DAG\n\n"
+     "with DAG('retrain', schedule='@weekly'):\n    pass\n"),
+    ("retraining", ".gitlab-ci.yml", "retrain:\n  rules:\n"
+     "    - if: $CI_PIPELINE_SOURCE == \"schedule\"\n  script:\n    - python train.py\n"),
+    ("retraining", "k8s/retrain.yaml", "kind: CronJob\nspec:\n  schedule: '0 3 * * 1'\n"
+     "  jobTemplate:\n    spec:\n      containers:\n        - args: [python, train.py]\n"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("criterion", "name", "content"),
+    RECOGNISED,
+    ids=[f"{c}-{n}-{i}" for i, (c, n, _) in enumerate(RECOGNISED)],
+)
+def test_assess__recognises_the_common_tools(tmp_path, criterion, name, content):
+    result = assess.assess(write(tmp_path, {name: content}))
+    found = next(c for c in result["criteria"] if c["id"] == criterion)
+    assert found["met"], assess.report(result)
+    assert found["evidence"][0]["path"] == name
+
+
+# Each file alone must NOT meet the criterion: prose, comments and look-alikes are not evidence.
+NOT_EVIDENCE = [
+    ("tracking", "README.md", "We track runs with mlflow.start_run() and wandb.init().\n"),
+    ("tracking", "docs/registry.rst", "mlflow.start_run() then mlflow.register_model()\n"),
+    ("tracking", "train.py", "# import mlflow\n# mlflow.start_run()\n"),
+    ("registry", "train.py", '"""Later: mlflow.register_model, with a champion alias."""\n'),
+    ("monitoring", "train.py", "'''Monitoring with evidently comes later.'''\nimport pandas\n"),
+    ("monitoring", "model.py", "def forward(x):\n    prediction_logits = x\n"
+     "    return prediction_logits\n"),
+    ("versioned", "MLproject", "name: taxi\nentry_points:\n  main:\n"
+     "    command: python train.py\n"),
+    ("cd", ".github/workflows/docs.yml", "jobs:\n  deploy:\n    environment:\n"
+     "      name: github-pages\n    steps:\n      - uses: actions/deploy-pages@v4\n"),
+    ("cd", ".github/workflows/publish.yml", "jobs:\n  publish:\n    environment: pypi\n"
+     "    steps:\n      - uses: pypa/gh-action-pypi-publish@release/v1\n"),
+    ("retraining", ".github/workflows/nightly.yml", "on:\n  schedule:\n    - cron: '0 2 * * *'\n"
+     "jobs:\n  test:\n    steps:\n      - run: pip install -c constraints.txt . && pytest\n"),
+    ("retraining", "train.py", "import torch\n\n"
+     "profiler = torch.profiler.profile(schedule=torch.profiler.schedule(wait=1, active=2))\n"
+     "model.fit(data)\n"),
+    ("tests", "tests/helpers.py", "def make_frame():\n    return None\n"),
+    ("ci", ".github/workflows/stale.yml", "jobs:\n  stale:\n    steps:\n"
+     "      - uses: actions/stale@v9\n"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("criterion", "name", "content"),
+    NOT_EVIDENCE,
+    ids=[f"{c}-{n}-{i}" for i, (c, n, _) in enumerate(NOT_EVIDENCE)],
+)
+def test_assess__prose_comments_and_look_alikes_are_not_evidence(
+    tmp_path, criterion, name, content
+):
+    result = assess.assess(write(tmp_path, {name: content}))
+    assert criterion not in met(result), assess.report(result)
+
+
+def test_assess__skips_virtualenvs_and_large_files(tmp_path):
+    training = "import mlflow\n\nmlflow.start_run()\n"
+    repo = write(
+        tmp_path,
+        {
+            ".venv/lib/python3.11/site-packages/tool/train.py": training,
+            "node_modules/x/train.py": training,
+            "big.py": training + "# padding\n" * 200_000,  # over 1 MB
+        },
+    )
+    assert "tracking" not in met(assess.assess(repo))
+    write(repo, {"train.py": training})
+    assert "tracking" in met(assess.assess(repo))
+
+
+def test_assess__a_threshold_policy_that_nothing_runs_is_not_a_trigger(tmp_path):
+    repo = write(
+        tmp_path,
+        {"retrain.py": "def retrain_if_needed(drift, threshold):\n    return drift > threshold\n"},
+    )
+    result = assess.assess(repo)
+    retraining = next(c for c in result["criteria"] if c["id"] == "retraining")
+    assert not retraining["met"]
+    assert "no schedule or event runs it" in retraining["note"]
+
+
+def test_report__shows_evidence_the_level_and_the_next_step(bake, capsys):
+    project = bake(2)
+    assert assess.main([str(project)]) == 0
+    out = capsys.readouterr().out
+    assert f"MLOps maturity of {project}" in out
+    assert "[x] Versioned data and pipeline: dvc.yaml:" in out
+    assert "[ ] Model registry: looked for" in out
+    assert "Level reached: 2 (Automated training)" in out
+    assert "python3 -m nox -s diff -- 2 3" in out
+    assert f"python3 -m nox -s upgrade -- {project}" in out
+
+
+def test_report__level_4_has_no_next_level(bake, capsys):
+    assert assess.main([str(bake(4))]) == 0
+    out = capsys.readouterr().out
+    assert "Level reached: 4 (Full MLOps)" in out
+    assert "There is no next level" in out
+    assert "[ ]" not in out
+
+
+def test_report__a_folder_without_code_says_so(tmp_path, capsys):
+    write(tmp_path, {"README.md": "# An idea\n", "notes.txt": "import sklearn\n"})
+    assert assess.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "No code at all here" in out
+    assert "Level reached: 0 (No MLOps)" in out
+
+
+def test_json__is_valid_with_the_level_and_every_criterion(bake, capsys):
+    assert assess.main([str(bake(3)), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["level"] == 3
+    assert [c["id"] for c in result["criteria"]] == IDS
+    served = next(c for c in result["criteria"] if c["id"] == "service")
+    assert {e["path"].split("/")[0] for e in served["evidence"]} == {"src", "tests"}
+    assert result["next"] == {
+        "level": 4,
+        "name": "Full MLOps",
+        "missing": ["monitoring", "retraining"],
+        "diff": "python3 -m nox -s diff -- 3 4",
+        "upgrade": f"python3 -m nox -s upgrade -- {bake(3)}",
+    }
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_cli__a_path_that_is_no_folder_is_a_one_line_error(tmp_path, capsys, kind):
+    path = tmp_path / "nowhere"
+    if kind == "file":
+        path.write_text("a file\n")
+    assert assess.main([str(path)]) == 2
+    captured = capsys.readouterr()
+    problem = "does not exist" if kind == "missing" else "is not a directory"
+    assert captured.err == f"assess: error: {path} {problem}\n"
+    assert captured.out == ""
+
+
+def test_cli__runs_as_a_script(bake):
+    script = Path(assess.__file__)
+    done = subprocess.run(
+        [sys.executable, str(script), str(bake(1)), "--json"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["level"] == 1

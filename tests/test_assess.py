@@ -332,3 +332,14 @@ def test_cli__runs_as_a_script(bake):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["level"] == 1
+
+
+def test_report__the_readme_example_is_what_assess_prints(bake, capsys):
+    readme = (ladder.ROOT / "README.md").read_text()
+    example = readme.split("$ python3 -m nox -s assess -- out/level2/taxi_ride_duration\n")[1]
+    shown = [line for line in example.split("```")[0].splitlines() if line not in ("", "...")]
+    assert assess.main([str(bake(2))]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    for line in shown:  # a line ending in " ..." is shortened in the README
+        cut = line.removesuffix(" ...")
+        assert any(out == line or (cut != line and out.startswith(cut)) for out in printed), line

@@ -35,6 +35,16 @@ def test_diff__any_two_levels_with_the_reason_from_the_level_that_made_the_chang
     assert "no reason declared" not in summary
 
 
+def test_diff__counts_lines_and_names_the_real_package_in_the_reasons():
+    summary = ladder.diff_text(0, 4, {"package_name": "ride_time"}).partition("\n\n--- ")[0]
+    assert "`python -m ride_time` runs the CLI" in summary and "{" not in summary
+    counts = re.findall(r"files (?:added|changed|removed) *\(\+(\d+) -(\d+) lines\)", summary)
+    total = re.search(r"in all: \+(\d+) -(\d+) lines", summary)
+    assert len(counts) == 3 and total
+    assert [sum(int(c[i]) for c in counts) for i in (0, 1)] == [int(total[1]), int(total[2])]
+    assert int(total[1]) > 2000 and int(total[2]) > 0
+
+
 def test_diff_html__one_self_contained_side_by_side_page(tmp_path):
     page_path = tmp_path / "diff.html"
     assert ladder.main(["diff", "2", "3", "--html", str(page_path)]) == 0

@@ -1,6 +1,7 @@
 """`nox -s upgrade`: a three-way merge of the next level into a user's git repository."""
 
 import json
+import shutil
 from pathlib import Path
 
 import ladder
@@ -11,8 +12,8 @@ GIT_USER = "git -c user.name=test -c user.email=test@example.com"
 TEAM_NOTE = "Our team owns this model; ask #taxi-ml.\n"
 
 
-def render_committed(level: int, folder: Path) -> Path:
-    project = ladder.render(level, folder)
+def render_committed(level: int, folder: Path, templates: Path = ladder.TEMPLATES) -> Path:
+    project = ladder.render(level, folder, templates=templates)
     commit(project, "Render the template", init=True)
     return project
 
@@ -51,6 +52,8 @@ def test_upgrade__keeps_user_edits_and_otherwise_equals_the_next_level(tmp_path,
     assert json.loads((project / ".mlops-ladder.json").read_text())["level"] == 2
     assert "merged   README.md" in printed and "added    dvc.yaml  (versioned pipeline" in printed
     assert "make run" in printed and "Nothing is committed yet" in printed
+    shown = ladder.run("git diff --stat", project, capture_output=True, text=True).stdout
+    assert "dvc.yaml" in shown  # new files are staged as intended, so `git diff` shows them
 
 
 def test_upgrade__same_lines_changed_on_both_sides_leave_conflict_markers(tmp_path, capsys):
@@ -79,14 +82,14 @@ def test_upgrade__removes_untouched_files_the_next_level_drops_and_keeps_edited_
     actions = dict((path, action) for action, path in outcome.actions)
     assert actions["requirements.txt"] == "removed" and not (project / "requirements.txt").exists()
     assert actions["tlc_simulator.py"] == "kept" and simulator.read_text().endswith("tweak\n")
-    assert outcome.conflicts == ["tlc_simulator.py"]
+    assert outcome.to_decide == ["tlc_simulator.py"]
     assert (project / "src" / project.name / "simulate.py").is_file()
 
 
 def test_upgrade__can_skip_levels_with_to(tmp_path):
     project = render_committed(1, tmp_path / "mine")
     outcome = upgrade.upgrade(project, to=3)
-    assert (outcome.low, outcome.high, outcome.conflicts) == (1, 3, [])
+    assert (outcome.low, outcome.high, outcome.to_decide) == (1, 3, [])
     fresh = ladder.tree(ladder.render(3, tmp_path / "fresh"))
     mine = {p: c for p, c in ladder.tree(project).items() if not p.startswith(".git/")}
     assert mine == fresh
@@ -96,6 +99,7 @@ def test_upgrade__can_skip_levels_with_to(tmp_path):
     ("setup", "argv", "message"),
     [
         ("no git", [], "is not in a git repository"),
+        ("ignored", [], "inside a git repository that does not track it"),
         ("dirty", [], "has uncommitted changes (README.md)"),
         ("no record", [], "has no .mlops-ladder.json"),
         ("top", [], "already at level 4, the top of the ladder"),
@@ -107,8 +111,11 @@ def test_upgrade__refuses_with_a_clear_message_and_touches_nothing(
     tmp_path, capsys, setup, argv, message
 ):
     level = 4 if setup == "top" else 1
-    project = ladder.render(level, tmp_path)
-    if setup != "no git":
+    if setup == "ignored":  # rendered into a folder that an outer repository ignores
+        (tmp_path / ".gitignore").write_text("out/\n")
+        commit(tmp_path, "Outer repository", init=True)
+    project = ladder.render(level, tmp_path / "out")
+    if setup not in ("no git", "ignored"):
         commit(project, "Render", init=True)
     if setup == "dirty":
         (project / "README.md").write_text("mine\n")
@@ -125,3 +132,94 @@ def test_upgrade__refuses_with_a_clear_message_and_touches_nothing(
 def test_upgrade__a_missing_folder_is_refused(tmp_path, capsys):
     assert upgrade.main([str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"level": 2.7}, "level 2.7 is not one of [0, 1, 2, 3, 4]"),
+        ({"level": -1}, "level -1 is not one of"),
+        ({"level": "1"}, "level '1' is not one of"),
+        ({"answers": {"project_name": "Taxi"}}, "the answers must be exactly"),
+        ({"answers": "Taxi"}, "the answers must be exactly"),
+        ({"answers": {"project_slug": "class"}}, "do not render"),
+    ],
+)
+def test_upgrade__refuses_a_record_edited_into_nonsense(tmp_path, capsys, edit, message):
+    project = ladder.render(1, tmp_path)
+    record_path = project / ".mlops-ladder.json"
+    record = json.loads(record_path.read_text())
+    if isinstance(edit.get("answers"), dict) and "project_slug" in edit["answers"]:
+        record["answers"].update(edit["answers"])
+    else:
+        record.update(edit)
+    record_path.write_text(json.dumps(record))
+    commit(project, "Hand-edited record", init=True)
+    assert upgrade.main([str(project)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_upgrade__your_executable_bits_stay_yours(tmp_path):
+    project = render_committed(1, tmp_path)
+    cli = project / "src" / project.name / "cli.py"
+    cli.chmod(0o755)
+    commit(project, "Make the CLI executable")
+    upgrade.upgrade(project)
+    assert "def main" in cli.read_text() and cli.stat().st_mode & 0o777 == 0o755
+
+
+def test_upgrade__a_file_you_moved_gets_its_new_version_beside_it(tmp_path, capsys):
+    project = render_committed(1, tmp_path)
+    package = project / "src" / project.name
+    ladder.run(f"git mv {package}/train.py {package}/training.py", project)
+    commit(project, "Rename train.py")
+
+    assert upgrade.main([str(project)]) == 1
+    printed = capsys.readouterr().out
+    fresh = ladder.render(2, tmp_path / "fresh")
+    aside = package / "train.py.level2"
+    assert aside.read_bytes() == (fresh / "src" / project.name / "train.py").read_bytes()
+    assert not (package / "train.py").exists()
+    assert f"skipped  src/{project.name}/train.py  (the new level changes it" in printed
+    assert f"its new version is beside it, in src/{project.name}/train.py.level2" in printed
+
+
+def test_upgrade__a_binary_file_changed_on_both_sides_is_kept_with_theirs_beside_it(tmp_path):
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\x00ours")
+    outcome = upgrade.Outcome(1, 2, "taxi", rendered_then=True)
+    change = upgrade._plan(tmp_path, "logo.png", b"\x89PNG\x00base", b"\x89PNG\x00new", outcome)
+    assert (change.action, change.content, change.aside) == (
+        "binary",
+        b"\x89PNG\x00ours",
+        b"\x89PNG\x00new",
+    )
+
+
+def test_upgrade__the_base_is_the_level_as_rendered_then_not_as_it_is_now(tmp_path):
+    """Template changes made after the render are applied, not mistaken for the owner's."""
+    templates = tmp_path / "ladder" / "templates"
+    shutil.copytree(ladder.TEMPLATES, templates, ignore=shutil.ignore_patterns("__pycache__"))
+    commit(templates.parent, "Templates as they were", init=True)
+    project = render_committed(1, tmp_path / "mine", templates)
+    assert "template_commit" in json.loads((project / ".mlops-ladder.json").read_text())
+    for level in (1, 2):  # later, the maintainers reword a task's help at both levels
+        makefile = templates / f"level{level}" / "{{cookiecutter.project_slug}}" / "Makefile"
+        makefile.write_text(makefile.read_text().replace("## run the unit tests", "## pytest"))
+    commit(templates.parent, "Reword make test")
+
+    outcome = upgrade.upgrade(project, templates=templates)
+    assert outcome.rendered_then and not outcome.to_decide
+    fresh = ladder.render(2, tmp_path / "fresh", templates=templates)
+    assert (project / "Makefile").read_text() == (fresh / "Makefile").read_text()
+    assert "## pytest" in (project / "Makefile").read_text()
+
+
+def test_upgrade__without_the_commit_it_says_that_today_s_level_stands_in(tmp_path, capsys):
+    project = ladder.render(1, tmp_path)
+    record_path = project / ".mlops-ladder.json"
+    record = json.loads(record_path.read_text())
+    record.pop("template_commit", None)  # rendered from a copy, or from changed templates
+    record_path.write_text(json.dumps(record))
+    commit(project, "Render", init=True)
+    assert upgrade.main([str(project)]) == 0
+    assert "the mlops-ladder commit that rendered it is unknown here" in capsys.readouterr().out

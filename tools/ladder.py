@@ -10,6 +10,7 @@ import contextlib
 import difflib
 import functools
 import html
+import json
 import os
 import shlex
 import subprocess
@@ -68,13 +69,18 @@ def levels() -> list[int]:
     return sorted(int(path.name.removeprefix("level")) for path in TEMPLATES.glob("level[0-9]"))
 
 
-def render(level: int, output_dir: Path, answers: Mapping[str, str] | None = None) -> Path:
+def render(
+    level: int,
+    output_dir: Path,
+    answers: Mapping[str, str] | None = None,
+    templates: Path = TEMPLATES,
+) -> Path:
     """Render one level without prompts and with an isolated cookiecutter config."""
     with tempfile.TemporaryDirectory() as home:
         config = Path(home) / "config.yaml"
         config.write_text(f"cookiecutters_dir: {home}/templates\nreplay_dir: {home}/replay\n")
         project = cookiecutter(
-            str(TEMPLATES / f"level{level}"),
+            str(templates / f"level{level}"),
             no_input=True,
             extra_context=dict(answers or {}),
             output_dir=str(output_dir),
@@ -109,6 +115,12 @@ def evolutions(level: int, package: str) -> dict[str, dict[str, str]]:
     }
 
 
+def questions(level: int) -> list[str]:
+    """The questions a level asks (the keys of its cookiecutter.json that are not private)."""
+    context = json.loads((TEMPLATES / f"level{level}" / "cookiecutter.json").read_text())
+    return [key for key in context if not key.startswith("_")]
+
+
 def upgrade_advice(level: int, package: str) -> dict[str, list[str]]:
     """What a project that reaches `level` by an upgrade should read (notes) and run (steps)."""
     advice = _manifest(level).get("upgrade", {})
@@ -124,6 +136,7 @@ def reasons(low: int, high: int, package: str) -> dict[str, str]:
     for level in range(low + 1, high + 1):
         for entries in evolutions(level, package).values():
             for path, reason in entries.items():
+                reason = reason.replace("{package_name}", package)
                 why.setdefault(path, []).append(
                     reason if high - low == 1 else f"level {level}: {reason}"
                 )
@@ -162,26 +175,33 @@ def diff_text(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
     """A summary of what level `high` adds to level `low`, the reason per file, the diff."""
     lower, upper, why = _both_levels(low, high, answers)
     changes = compare(lower, upper)
+    diffs = {
+        path: list(
+            difflib.unified_diff(
+                _lines(lower.get(path, b"")),
+                _lines(upper.get(path, b"")),
+                f"level{low}/{path}" if path in lower else "/dev/null",
+                f"level{high}/{path}" if path in upper else "/dev/null",
+            )
+        )
+        for paths in changes.values()
+        for path in paths
+    }
     out = [f"What level {high} adds to level {low}:\n"]
+    totals = [0, 0]
     for kind, paths in changes.items():
-        side, level = (lower, low) if kind == "removed" else (upper, high)
-        lines = sum(len(_lines(side[p])) for p in paths)
-        out.append(f"  {len(paths):3d} files {kind:8s}({lines} lines in level {level})\n")
+        body = [line for path in paths for line in diffs[path][2:]]  # past the two headers
+        plus, minus = (sum(line.startswith(sign) for line in body) for sign in "+-")
+        totals = [totals[0] + plus, totals[1] + minus]
+        out.append(f"  {len(paths):3d} files {kind:8s}(+{plus} -{minus} lines)\n")
+    out.append(f"  in all: +{totals[0]} -{totals[1]} lines\n")
     out.append("\nWhy, file by file:\n")
     for kind in KINDS:
         for path in changes[kind]:
             out.append(f"  {kind:8s}{path}: {why.get(path, 'no reason declared')}\n")
     out.append("\n")
-    for path in sorted(lower.keys() | upper.keys()):
-        if lower.get(path) != upper.get(path):
-            out.extend(
-                difflib.unified_diff(
-                    _lines(lower.get(path, b"")),
-                    _lines(upper.get(path, b"")),
-                    f"level{low}/{path}" if path in lower else "/dev/null",
-                    f"level{high}/{path}" if path in upper else "/dev/null",
-                )
-            )
+    for path in sorted(diffs):
+        out.extend(diffs[path])
     return "".join(out)
 
 
@@ -197,7 +217,7 @@ def _rendered_pair(low: int, high: int, answers: tuple[tuple[str, str], ...]):
     with tempfile.TemporaryDirectory() as workdir, quiet_stdout():
         lower = tree(render(low, Path(workdir) / "lower", dict(answers)))
         upper = tree(render(high, Path(workdir) / "upper", dict(answers)))
-    return lower, upper, reasons(low, high, _package_of(upper))
+    return lower, upper, reasons(low, high, package_of(upper))
 
 
 @contextlib.contextmanager
@@ -276,7 +296,7 @@ def diff_html(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
     )
 
 
-def _package_of(files: Mapping[str, bytes]) -> str:
+def package_of(files: Mapping[str, bytes]) -> str:
     """The package name of a rendered project (the folder under src/), or ''."""
     packages = {path.split("/")[1] for path in files if path.startswith("src/")}
     return packages.pop() if len(packages) == 1 else ""
@@ -329,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "diff":
         if args.low >= args.high:
             parser.error("diff LOW HIGH needs LOW < HIGH")
+        if args.html and not args.html.parent.is_dir():
+            parser.error(f"--html {args.html}: the folder {args.html.parent} does not exist")
         sys.stdout.write(diff_text(args.low, args.high))
         if args.html:
             args.html.write_text(diff_html(args.low, args.high), encoding="utf-8")
@@ -340,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"{existing[0]} exists: remove it, or name another FOLDER")
         folder.mkdir(parents=True, exist_ok=True)
         project = render(args.level, folder)
-        package = _package_of(tree(project)) or project.name
+        package = package_of(tree(project)) or project.name
         first_run(args.level, project, package)
         print(f"\nLevel {args.level} project ready in {project}; read its README.md next.")
     return 0

@@ -2,23 +2,28 @@
 
 python tools/upgrade.py PATH [--to N]
 
-The project's `.mlops-ladder.json` names its level and its answers. Both levels are rendered
-from those answers, and the difference between them is applied to the project file by file as
-a three-way merge (`git merge-file`): the old level is the common base, the project is "yours",
-the new level is "theirs". Your edits stay; where you and the new level changed the same
-lines, the file gets ordinary conflict markers. Nothing is committed: review with `git diff`.
+The project's `.mlops-ladder.json` names its level, its answers and, when known, the
+mlops-ladder commit it was rendered from. Its level is rendered again from that commit (the
+common base), the next level from today's templates ("theirs"), and the difference is applied
+to the project ("yours") file by file as a three-way merge with `git merge-file`. Your edits
+stay; where you and the new level changed the same lines, the file gets ordinary conflict
+markers. Every file is merged in memory first, and written only when all of them merged.
+Nothing is committed: review with `git status` and `git diff`.
 """
 
 import argparse
+import io
 import json
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ladder
+from cookiecutter.exceptions import CookiecutterException
 
 RECORD = ".mlops-ladder.json"
 
@@ -28,35 +33,48 @@ class Refused(Exception):
 
 
 @dataclass
+class Change:
+    """What the upgrade does to one file: its new content (None: delete) and mode."""
+
+    action: str
+    path: str
+    content: bytes | None = None
+    mode: int | None = None  # the new permission bits, when they change
+    aside: bytes | None = None  # the new level's version, written beside a file it can't merge
+
+
+@dataclass
 class Outcome:
     """What happened to each file the new level adds, changes or removes."""
 
     low: int
     high: int
     package: str
-    actions: list[tuple[str, str]] = field(default_factory=list)  # (action, path)
+    rendered_then: bool  # the base is the project's level as it was rendered, not as it is now
+    changes: list[Change] = field(default_factory=list)
 
     @property
-    def conflicts(self) -> list[str]:
-        return [path for action, path in self.actions if action in CONFLICTS]
+    def actions(self) -> list[tuple[str, str]]:
+        return [(change.action, change.path) for change in self.changes]
+
+    @property
+    def to_decide(self) -> list[str]:
+        """The files left for the owner to decide about."""
+        return [change.path for change in self.changes if change.action in EXPLAIN_DECISION]
 
 
-# Actions that leave the user something to decide.
-CONFLICTS = {"conflict", "kept", "skipped"}
-EXPLAIN = {
-    "added": "new file",
-    "updated": "you had not changed it",
-    "merged": "your edits and the new level's, merged cleanly",
-    "removed": "the new level drops it, and you had not changed it",
-    "same": "you already had the new level's version",
-    "conflict": "you and the new level changed the same lines: resolve the markers",
+EXPLAIN_DECISION = {
+    "conflict": "you and the new level changed the same lines: resolve the <<<<<<< markers",
     "kept": "the new level drops it, but you changed it: kept; delete it if you agree",
-    "skipped": "the new level changes it, but you deleted it: left deleted",
+    "skipped": "the new level changes it, but you deleted or moved it: its new version is "
+    "beside it, in {aside}",
+    "binary": "you and the new level both changed this binary file: yours is kept, theirs is "
+    "in {aside}",
 }
 
 
-def read_record(project: Path) -> tuple[int, dict[str, str]]:
-    """The level and the answers a project was rendered with."""
+def read_record(project: Path) -> tuple[int, dict[str, str], str | None]:
+    """The level, the answers and the mlops-ladder commit (if known) of a project's render."""
     path = project / RECORD
     if not path.is_file():
         raise Refused(
@@ -65,34 +83,49 @@ def read_record(project: Path) -> tuple[int, dict[str, str]]:
         )
     try:
         record = json.loads(path.read_text())
-        return int(record["level"]), {str(k): str(v) for k, v in record["answers"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        level, answers = record["level"], record["answers"]
+    except (ValueError, KeyError, TypeError) as error:
         raise Refused(f"{path} is not a valid record ({error!r}); restore it from git") from error
+    if type(level) is not int or level not in ladder.levels():
+        raise Refused(f"{path}: level {level!r} is not one of {ladder.levels()}")
+    questions = ladder.questions(level)
+    if not isinstance(answers, dict) or set(answers) != set(questions):
+        raise Refused(
+            f"{path}: the answers must be exactly {sorted(questions)}; restore it from git"
+        )
+    return level, {key: str(value) for key, value in answers.items()}, record.get("template_commit")
 
 
 def check_clean_git(project: Path) -> None:
-    """Refuse a folder outside git, or one with uncommitted changes."""
+    """Refuse a folder outside git, an untracked one, or one with uncommitted changes."""
     inside = _git(project, "rev-parse", "--is-inside-work-tree", check=False)
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         raise Refused(
             f"{project} is not in a git repository; the upgrade is a merge that you review with "
             "git. Run: git init && git add -A && git commit -m 'Before the upgrade'"
         )
-    status = _git(project, "status", "--porcelain", "--", ".").stdout.splitlines()
-    if status:
-        shown = ", ".join(line[3:] for line in status[:5]) + (", ..." if len(status) > 5 else "")
+    if _git(project, "ls-files", "--error-unmatch", "--", RECORD, check=False).returncode:
+        raise Refused(
+            f"{project} is inside a git repository that does not track it (is it ignored?), so "
+            "the upgrade could not be reviewed or undone. Make it a repository of its own: "
+            "git init && git add -A && git commit -m 'Before the upgrade'"
+        )
+    status = _git(project, "status", "--porcelain", "-z", "--", ".").stdout.split("\0")
+    dirty = [entry[3:] for entry in status if entry]
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (", ..." if len(dirty) > 5 else "")
         raise Refused(
             f"{project} has uncommitted changes ({shown}); commit or stash them first, so that "
             "the upgrade is one reviewable change"
         )
 
 
-def upgrade(project: Path, to: int | None = None) -> Outcome:
+def upgrade(project: Path, to: int | None = None, templates: Path = ladder.TEMPLATES) -> Outcome:
     """Apply what level `to` (default: the next one) adds to the project's level."""
     project = project.resolve()
     if not project.is_dir():
         raise Refused(f"{project} is not a folder")
-    low, answers = read_record(project)
+    low, answers, commit = read_record(project)
     top = ladder.levels()[-1]
     high = low + 1 if to is None else to
     if low >= top:
@@ -102,46 +135,68 @@ def upgrade(project: Path, to: int | None = None) -> Outcome:
     check_clean_git(project)
 
     with tempfile.TemporaryDirectory() as workdir, ladder.quiet_stdout():
-        base_project = ladder.render(low, Path(workdir) / "base", answers)
-        target_project = ladder.render(high, Path(workdir) / "target", answers)
-        base, target = ladder.tree(base_project), ladder.tree(target_project)
-        outcome = Outcome(low, high, ladder._package_of(target))
-        for path in sorted(base.keys() | target.keys()):
-            if base.get(path) != target.get(path):
-                action = _apply(project, path, base.get(path), target.get(path), outcome)
-                if (target_project / path).is_file():
-                    _copy_mode(target_project / path, project / path)
-                outcome.actions.append((action, path))
+        workdir = Path(workdir)
+        then = templates_at(commit, templates, workdir / "then")
+        try:
+            base = ladder.render(low, workdir / "base", answers, then or templates)
+            target = ladder.render(high, workdir / "target", answers, templates)
+        except CookiecutterException as error:
+            raise Refused(f"the answers in {RECORD} do not render: {error}") from error
+        base_files, target_files = ladder.tree(base), ladder.tree(target)
+        package = ladder.package_of(target_files)
+        outcome = Outcome(low, high, package, rendered_then=then is not None)
+        for path in sorted(base_files.keys() | target_files.keys()):
+            old, new = base_files.get(path), target_files.get(path)
+            old_mode, new_mode = _mode(base / path), _mode(target / path)
+            if old != new or old_mode != new_mode:
+                change = _plan(project, path, old, new, outcome)
+                change.mode = _merged_mode(project / path, old_mode, new_mode, change)
+                outcome.changes.append(change)
+    _write(project, outcome)
     return outcome
 
 
-def _apply(
-    project: Path, path: str, base: bytes | None, theirs: bytes | None, outcome: Outcome
-) -> str:
-    """Merge one file that differs between the two levels; returns what was done."""
+def templates_at(commit: str | None, templates: Path, into: Path) -> Path | None:
+    """The templates folder as it was at `commit`, extracted into `into`; None if unknown."""
+    if not commit:
+        return None
+    archive = subprocess.run(
+        ["git", "-C", str(templates.parent), "archive", "--format=tar", commit, templates.name],
+        capture_output=True,
+    )
+    if archive.returncode != 0:  # e.g. a shallow clone, or a commit from another fork
+        return None
+    into.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into / templates.name
+
+
+def _plan(project: Path, path: str, base: bytes | None, theirs: bytes | None, outcome) -> Change:
+    """Decide, in memory, what happens to one file that differs between the two levels."""
     file = project / path
     ours = file.read_bytes() if file.is_file() else None
     if ours == theirs:
-        return "same"
+        return Change("same", path, ours)
+    if path == RECORD and theirs is not None:  # the record belongs to this tool, not the owner
+        return Change("updated", path, theirs)
     if theirs is None:  # the new level removes it
-        if ours == base:
-            file.unlink()
-            return "removed"
-        return "kept"
+        return Change("removed", path) if ours == base else Change("kept", path, ours)
     if ours is None:
-        if base is not None:
-            return "skipped"
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_bytes(theirs)
-        return "added"
+        if base is None:
+            return Change("added", path, theirs)
+        return Change("skipped", path, None, aside=theirs)
     if ours == base:
-        file.write_bytes(theirs)
-        return "updated"
-    return "merged" if _merge(file, base or b"", theirs, outcome) else "conflict"
+        return Change("updated", path, theirs)
+    merged = _merge(file, base or b"", theirs, outcome)
+    if merged is None:  # binary: git cannot merge it
+        return Change("binary", path, ours, aside=theirs)
+    content, clean = merged
+    return Change("merged" if clean else "conflict", path, content)
 
 
-def _merge(file: Path, base: bytes, theirs: bytes, outcome: Outcome) -> bool:
-    """Three-way merge into `file` with git's own algorithm; False when conflicts remain."""
+def _merge(file: Path, base: bytes, theirs: bytes, outcome: Outcome) -> tuple[bytes, bool] | None:
+    """Three-way merge with git's own algorithm: the merged text and whether it is clean."""
     with tempfile.TemporaryDirectory() as workdir:
         base_file, theirs_file = Path(workdir) / "base", Path(workdir) / "theirs"
         base_file.write_bytes(base)
@@ -153,14 +208,44 @@ def _merge(file: Path, base: bytes, theirs: bytes, outcome: Outcome) -> bool:
             capture_output=True,
         )
     if merged.returncode < 0 or merged.returncode > 127:
-        raise RuntimeError(f"git merge-file failed on {file}: {merged.stderr.decode()}")
-    file.write_bytes(merged.stdout)
-    return merged.returncode == 0
+        return None
+    return merged.stdout, merged.returncode == 0
 
 
-def _copy_mode(source: Path, destination: Path) -> None:
-    if destination.is_file():
-        destination.chmod(source.stat().st_mode & 0o777)
+def _mode(path: Path) -> int | None:
+    return path.stat().st_mode & 0o777 if path.is_file() else None
+
+
+def _merged_mode(file: Path, base: int | None, theirs: int | None, change: Change) -> int | None:
+    """The new level's permission bits, unless you changed them yourself."""
+    if change.content is None or theirs is None:
+        return None
+    ours = _mode(file)
+    if ours is None or change.action == "added" or (ours == base and base != theirs):
+        return theirs
+    return None
+
+
+def _write(project: Path, outcome: Outcome) -> None:
+    """Write every planned change; new files are staged as intended, so `git diff` shows them."""
+    added = []
+    for change in outcome.changes:
+        file = project / change.path
+        if change.aside is not None:
+            Path(f"{file}.level{outcome.high}").parent.mkdir(parents=True, exist_ok=True)
+            Path(f"{file}.level{outcome.high}").write_bytes(change.aside)
+            added.append(f"{change.path}.level{outcome.high}")
+        if change.action == "removed":
+            file.unlink()
+        elif change.content is not None and change.action != "same":
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_bytes(change.content)
+        if change.mode is not None and file.is_file():
+            file.chmod(change.mode)
+        if change.action == "added":
+            added.append(change.path)
+    if added:
+        _git(project, "add", "--intent-to-add", "--", *added)
 
 
 def _git(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -177,17 +262,21 @@ def report(outcome: Outcome, project: Path) -> str:
         for key, lines in ladder.upgrade_advice(level, outcome.package).items():
             advice[key] += [line for line in lines if line not in advice[key]]
     lines = [f"Upgraded {project} from level {outcome.low} to level {outcome.high}:"]
-    for action, path in outcome.actions:
-        reason = why.get(path, "") if action not in CONFLICTS else EXPLAIN[action]
-        lines.append(f"  {action:9s}{path}" + (f"  ({reason})" if reason else ""))
-    lines.append("")
-    if outcome.conflicts:
+    if not outcome.rendered_then:
         lines.append(
-            f"{len(outcome.conflicts)} file(s) need you: {', '.join(outcome.conflicts)}. "
-            "Resolve the <<<<<<< markers (`git diff --check` finds any left)."
+            f"  (the mlops-ladder commit that rendered it is unknown here, so level {outcome.low}"
+            " as it is now stands in for it: template changes since then look like your edits)"
         )
+    for change in outcome.changes:
+        aside = f"{change.path}.level{outcome.high}"
+        reason = EXPLAIN_DECISION.get(change.action, why.get(change.path, "")).format(aside=aside)
+        lines.append(f"  {change.action:9s}{change.path}" + (f"  ({reason})" if reason else ""))
+    lines.append("")
+    if outcome.to_decide:
+        lines.append(f"{len(outcome.to_decide)} file(s) need you: {', '.join(outcome.to_decide)}.")
+        lines.append("`git diff --check` finds conflict markers left behind.")
     lines += [f"Note: {note}." for note in advice["notes"]]
-    lines.append("Nothing is committed yet. Review with `git diff`, then run:")
+    lines.append("Nothing is committed yet. Review with `git status` and `git diff`, then run:")
     lines += [f"  {step}" for step in advice["steps"]]
     lines.append(f"  git add -A && git commit -m 'Upgrade to mlops-ladder level {outcome.high}'")
     lines.append("Then read README.md: it now describes the new level.")
@@ -196,7 +285,8 @@ def report(outcome: Outcome, project: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Level up a project generated by mlops-ladder, keeping your edits."
+        description="Level up a project generated by mlops-ladder, keeping your edits. "
+        "Exit code 1: merged, with files left for you to decide about."
     )
     parser.add_argument("project", type=Path, help="the project's folder (a clean git checkout)")
     parser.add_argument("--to", type=int, help="the level to reach (default: the next one)")
@@ -207,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"upgrade refused: {refusal}", file=sys.stderr)
         return 2
     sys.stdout.write(report(outcome, args.project.resolve()))
-    return 1 if outcome.conflicts else 0
+    return 1 if outcome.to_decide else 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,45 @@
-"""Tell the person what they just made and what to do next.
+"""Record where the project came from, then tell the person what to do next.
 
 This file is identical in every level of mlops-ladder.
 """
 
+import json
+import os
+import subprocess
+from pathlib import Path
+
 LEVEL = {{ cookiecutter._level | tojson }}
 SLUG = {{ cookiecutter.project_slug | tojson }}
+TEMPLATE = {{ cookiecutter._repo_dir | tojson }}
+RECORD = Path(".mlops-ladder.json")
+
+
+def template_commit(template: str) -> str | None:
+    """The mlops-ladder commit of this level's template, if the template is clean in git.
+
+    `upgrade` renders the project's own level from that commit, so that template changes made
+    since are not mistaken for the owner's edits. The hook runs inside the new project, so a
+    relative template path is taken from where cookiecutter was started ($PWD).
+    """
+    folder = Path(os.environ.get("PWD", "."), template) if template else None
+    if folder is None or not (folder / "cookiecutter.json").is_file():
+        return None
+    try:
+        commit, changes = (
+            subprocess.run(
+                ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            for args in (["rev-parse", "HEAD"], ["status", "--porcelain", "--", "."])
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not in git: rendered from a copy or an archive
+    return None if changes else commit
+
+
+record = json.loads(RECORD.read_text())
+commit = template_commit(TEMPLATE)
+if commit:
+    record["template_commit"] = commit
+RECORD.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 print(f"Created {SLUG}/ at MLOps maturity level {LEVEL}. Next: cd {SLUG} and read README.md.")

@@ -50,6 +50,8 @@ def diff(session: nox.Session) -> None:
 @nox.session
 def upgrade(session: nox.Session) -> None:
     """Level up a generated project, keeping your edits: upgrade -- PATH [--to N]."""
+    if not session.posargs:
+        session.error("name the project to upgrade: nox -s upgrade -- PATH [--to N]")
     session.install("--group", "test")
     with session.chdir(session.invoked_from):  # PATH is relative to where nox was run
         # Exit code 1 means "merged, with conflicts to resolve": the report says which.
@@ -59,9 +61,11 @@ def upgrade(session: nox.Session) -> None:
 @nox.session
 def assess(session: nox.Session) -> None:
     """Which maturity level any repository reaches, and its next step: assess -- PATH [--json]."""
+    if not session.posargs:
+        session.error("name the repository to assess: nox -s assess -- PATH [--json]")
     session.install("--group", "test")
     with session.chdir(session.invoked_from):
-        session.run("python", f"{HERE}/tools/assess.py", *(session.posargs or ["."]))
+        session.run("python", f"{HERE}/tools/assess.py", *session.posargs)
 
 
 @nox.session

@@ -146,6 +146,9 @@ RECOGNISED = [
     ("tests", "test_model.py", "import unittest\n\nclass ModelTest(unittest.TestCase):\n"
      "    pass\n"),
     ("tests", "pkg/model_test.py", "def test_fit():\n    assert True\n"),
+    ("tests", "shop/tests.py", "from django.test import TestCase\n\n"
+     "class OrderTests(TestCase):\n    def test_total(self):\n        pass\n"),
+    ("tests", "shop/tests/testorders.py", "def test_total():\n    assert True\n"),
     ("ci", "Jenkinsfile", "pipeline { stages { stage('Test') { steps { sh 'pytest' } } } }\n"),
     ("ci", "azure-pipelines.yml", "steps:\n- script: python -m pytest\n"),
     ("ci", ".circleci/config.yml", "jobs:\n  build:\n    steps:\n      - run: tox\n"),
@@ -160,6 +163,10 @@ RECOGNISED = [
     ("tracking", "explore.ipynb", json.dumps({"cells": [
         {"cell_type": "markdown", "source": ["# Explore"]},
         {"cell_type": "code", "source": ["%matplotlib inline\n", "import wandb\n", "wandb.init()"]},
+    ]})),
+    ("tracking", "explore.ipynb", json.dumps({"cells": [
+        {"cell_type": "code", "source": ["import mlflow\n", "mlflow.sklearn?\n",
+                                         "mlflow.autolog()  # why not?"]},
     ]})),
     ("versioned", "data/raw.dvc", "outs:\n- md5: 0a1b2c\n  path: raw\n"),
     ("versioned", "conf/base/catalog.yml", "rides:\n  type: pandas.CSVDataset\n"
@@ -176,10 +183,17 @@ RECOGNISED = [
     ("gate", "promote.py", "def promote(client, candidate_rmse, production_rmse):\n"
      "    if candidate_rmse < production_rmse:\n"
      "        client.transition_model_version_stage('taxi', 2, 'Production')\n"),
+    ("gate", "dvc.yaml", "stages:\n  train:\n    cmd: python -m taxi.train\n"
+     "  gate:\n    cmd: python -m taxi.gate\n"),
+    ("gate", ".gitlab-ci.yml", "model-gate:\n  script:\n"
+     "    - python -m taxi.compare --challenger latest --champion production\n"),
     ("cd", ".gitlab-ci.yml", "deploy:\n  stage: deploy\n  script:\n    - kubectl apply -f k8s/\n"),
     ("cd", ".github/workflows/release.yml", "jobs:\n  ship:\n    environment:\n"
      "      name: production\n    steps:\n      - run: ./ship.sh\n"),
     ("cd", "Jenkinsfile", "stage('Ship') { steps { sh 'helm upgrade --install scorer ./chart' } }"),
+    ("cd", ".github/workflows/image.yml", "jobs:\n  image:\n    steps:\n"
+     "      - uses: docker/build-push-action@v6\n        with:\n"
+     "          push: ${{ github.event_name != 'pull_request' }}\n"),
     ("monitoring", "monitor.py", "import whylogs as why\n\nprofile = why.log(frame)\n"),
     ("monitoring", "metrics.py", "from prometheus_client import Histogram\n\n"
      "PREDICTED = Histogram('predicted_minutes', 'predictions served')\n"),
@@ -225,6 +239,28 @@ NOT_EVIDENCE = [
     ("retraining", "train.py", "import torch\n\n"
      "profiler = torch.profiler.profile(schedule=torch.profiler.schedule(wait=1, active=2))\n"
      "model.fit(data)\n"),
+    ("tracking", "train.py", "import wandb\n\nwandb.login()\n"),
+    ("tracking", "{{cookiecutter.project_slug}}/train.py", "import mlflow\n\nmlflow.start_run()\n"),
+    ("tracking", "explore.ipynb", json.dumps({"cells": [
+        {"cell_type": "code", "source": ["import mlflow\n", "?mlflow.start_run\n",
+                                         "mlflow.start_run??"]},
+    ]})),
+    ("monitoring", "train.py", "def log_predictions(model, frame):\n"
+     "    frame.assign(prediction=model.predict(frame)).to_csv('predictions.csv')\n"),
+    ("gate", ".github/workflows/sonar.yml", "jobs:\n  quality-gate:\n    steps:\n"
+     "      - uses: sonarsource/sonarqube-scan-action@v5\n"
+     "      - uses: sonarsource/sonarqube-quality-gate-action@v1\n"
+     "  train:\n    steps:\n      - run: python train.py\n"),
+    ("gate", ".gitlab-ci.yml", "quality_gate:\n  script:\n"
+     "    - sonar-scanner -Dsonar.qualitygate.wait=true\n"),
+    ("cd", ".github/workflows/image.yml", "jobs:\n  image:\n    steps:\n"
+     "      - uses: docker/build-push-action@v6\n        with:\n          push: false\n"),
+    ("cd", ".github/workflows/release.yml", "name: Deploy to PyPI\njobs:\n  release:\n"
+     "    steps:\n      - uses: pypa/gh-action-pypi-publish@release/v1\n"),
+    ("cd", ".github/workflows/release.yml", "jobs:\n  deploy:\n    steps:\n"
+     "      - run: python -m twine upload dist/*\n"),
+    ("retraining", ".github/workflows/nightly.yml", "on:\n  schedule:\n    - cron: '0 2 * * *'\n"
+     "jobs:\n  test:\n    steps:\n      - run: pytest tests/test_train.py\n"),
     ("tests", "tests/helpers.py", "def make_frame():\n    return None\n"),
     ("ci", ".github/workflows/stale.yml", "jobs:\n  stale:\n    steps:\n"
      "      - uses: actions/stale@v9\n"),
@@ -258,6 +294,41 @@ def test_assess__skips_virtualenvs_and_large_files(tmp_path):
     assert "tracking" in met(assess.assess(repo))
 
 
+def test_assess__a_prediction_log_counts_where_the_service_writes_it(bake, tmp_path):
+    """Level 4's prediction log and the service that writes it, alone, are monitoring."""
+    package = next((bake(4) / "src").iterdir())
+    for name in ("predlog.py", "serve.py"):
+        write(tmp_path, {f"src/pkg/{name}": (package / name).read_text()})
+
+    result = assess.assess(tmp_path)
+
+    monitoring = next(c for c in result["criteria"] if c["id"] == "monitoring")
+    assert monitoring["met"], assess.report(result)
+    assert monitoring["evidence"][0]["path"] == "src/pkg/serve.py"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_assess__a_project_in_a_monorepo_is_built_by_the_top_level_ci(tmp_path):
+    top = write(
+        tmp_path / "mono",
+        {
+            ".github/workflows/ci.yml": "jobs:\n  test:\n    steps:\n      - run: pytest\n",
+            ".github/workflows/ship.yml": "jobs:\n  ship:\n    steps:\n"
+            "      - run: kubectl apply -f services/taxi/k8s\n",
+            "services/taxi/train.py": "import sklearn\n",
+            "services/other/train.py": "import mlflow\n\nmlflow.start_run()\n",
+        },
+    )
+    subprocess.run(["git", "init", "-q", str(top)], check=True)
+
+    result = assess.assess(top / "services" / "taxi")
+
+    evidence = {c["id"]: c["evidence"][0]["path"] for c in result["criteria"] if c["met"]}
+    assert evidence["ci"] == "../../.github/workflows/ci.yml", assess.report(result)
+    assert evidence["cd"] == "../../.github/workflows/ship.yml"
+    assert "tracking" not in evidence  # only the top's CI files, not the other projects
+
+
 def test_assess__a_threshold_policy_that_nothing_runs_is_not_a_trigger(tmp_path):
     repo = write(
         tmp_path,
@@ -279,6 +350,16 @@ def test_report__shows_evidence_the_level_and_the_next_step(bake, capsys):
     assert "Level reached: 2 (Automated training)" in out
     assert "python3 -m nox -s diff -- 2 3" in out
     assert f"python3 -m nox -s upgrade -- {project}" in out
+
+
+def test_report__offers_the_upgrade_only_to_a_project_generated_from_mlops_ladder(tmp_path, capsys):
+    write(tmp_path, {"train.py": "import sklearn\n"})
+    assert assess.main([str(tmp_path)]) == 0
+    assert "nox -s upgrade" not in capsys.readouterr().out
+
+    write(tmp_path, {".mlops-ladder.json": "{}"})
+    assert assess.main([str(tmp_path)]) == 0
+    assert f"python3 -m nox -s upgrade -- {tmp_path}" in capsys.readouterr().out
 
 
 def test_report__level_4_has_no_next_level(bake, capsys):

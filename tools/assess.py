@@ -4,7 +4,8 @@ python tools/assess.py PATH [--json]
 
 Reads code and configuration only (Python, notebooks' code cells, YAML, TOML, Dockerfiles,
 Makefiles, CI files), never prose: a README that names a tool proves nothing. Comments and
-docstrings are blanked before matching, for the same reason.
+docstrings are blanked before matching, for the same reason. For a project inside a larger git
+repository (a monorepo), the CI files at the top of that repository are read too.
 """
 
 import argparse
@@ -15,6 +16,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 import textwrap
 import tokenize
@@ -41,8 +43,10 @@ CODE_SUFFIXES = {".py", ".ipynb"}
 CONFIG_SUFFIXES = {".yml", ".yaml", ".toml", ".cfg", ".ini", ".sh", ".groovy", ".dvc"}
 CONFIG_NAMES = {"dockerfile", "containerfile", "makefile", "jenkinsfile", "procfile", "justfile"}
 CONFIG_NAMES |= {"mlproject", "crontab"}
-# Never read: a generator's record of the level it rendered is a claim, not evidence.
-NEVER_READ = {".mlops-ladder.json"}
+# Never read: a generator's record of the level it rendered is a claim, not evidence. Its
+# presence only says that `nox -s upgrade` can work on the folder.
+MARKER = ".mlops-ladder.json"
+NEVER_READ = {MARKER}
 
 CI_FILE = re.compile(
     r"""^(?:
@@ -56,6 +60,11 @@ CI_FILE = re.compile(
     )$""",
     re.X,
 )
+# Where CI files live at the top of a repository; a project in a monorepo is built by these.
+CI_FOLDERS = (
+    ".github/workflows", ".gitlab", ".azure-pipelines", ".azuredevops", ".circleci",
+    ".woodpecker", ".buildkite",
+)  # fmt: skip
 TEST_DIRS = {"test", "tests", "testing"}
 
 
@@ -109,7 +118,8 @@ class Source:
 
     @property
     def is_ci(self) -> bool:
-        return bool(CI_FILE.match(self.path))
+        # A monorepo's CI file is read as ../../.github/workflows/x.yml: match it from its top.
+        return bool(CI_FILE.match(re.sub(r"^(?:\.\./)+", "", self.path)))
 
     def where(self, line: int) -> str:
         if not self.cells:
@@ -143,7 +153,7 @@ def is_test_path(path: str) -> bool:
         bool(TEST_DIRS & set(parts[:-1]))
         or name.startswith("test_")
         or name.endswith("_test.py")
-        or name == "conftest.py"
+        or name in ("conftest.py", "tests.py")  # tests.py: Django's
     )
 
 
@@ -166,21 +176,27 @@ class Repo:
         self.sources: list[Source] = []
         self.code_files: list[str] = []  # every .py and notebook, even one too large to read
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+            dirs[:] = sorted(d for d in dirs if not _skipped(d))
             for name in sorted(files):
                 path = Path(folder) / name
                 relative = path.relative_to(root).as_posix()
                 if Path(name).suffix.lower() in CODE_SUFFIXES:
                     self.code_files.append(relative)
-                if not _wanted(name) or not path.is_file() or path.stat().st_size > MAX_BYTES:
-                    continue
-                try:
-                    content = path.read_text(encoding="utf-8", errors="replace")
-                except OSError:
-                    continue
-                source = _parse(relative, content)
-                if source is not None:
-                    self.sources.append(source)
+                if _wanted(name):
+                    self._read(path, relative)
+        for path, relative in _monorepo_ci(root):
+            self._read(path, relative)
+
+    def _read(self, path: Path, relative: str) -> None:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:
+            return
+        try:
+            content = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        source = _parse(relative, content)
+        if source is not None:
+            self.sources.append(source)
 
     def code(self, tests: bool = False) -> Iterator[Source]:
         """Python files and notebooks; test files only when `tests`."""
@@ -194,6 +210,35 @@ class Repo:
 
     def find(self, pattern: re.Pattern, sources: Iterable[Source]) -> Hit | None:
         return next((hit for s in sources if (hit := s.find(pattern))), None)
+
+
+def _skipped(folder: str) -> bool:
+    """Tools' and environments' folders, and unrendered templates (their code is not the repo's)."""
+    return folder in SKIP_DIRS or folder.endswith(".egg-info") or "{{" in folder
+
+
+def _monorepo_ci(root: Path) -> Iterator[tuple[Path, str]]:
+    """The CI files at the top of the git repository that holds `root` when that top is above
+    it (a project in a monorepo), each with its path from `root` (../../.github/...)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return  # no git
+    here = root.resolve()
+    found = done.stdout.strip() if done.returncode == 0 else ""
+    top = Path(found).resolve() if found else here
+    if top not in here.parents:
+        return
+    candidates = sorted(path for path in top.iterdir() if path.is_file())
+    for folder in CI_FOLDERS:
+        if (top / folder).is_dir():
+            candidates += sorted(path for path in (top / folder).rglob("*") if path.is_file())
+    for path in candidates:
+        if CI_FILE.match(path.relative_to(top).as_posix()):
+            yield path, Path(os.path.relpath(path, here)).as_posix()
 
 
 def _parse(path: str, content: str) -> Source | None:
@@ -213,6 +258,10 @@ def _strip_comment(line: str, other: str | None = None) -> str:
     return re.sub(other, "", line) if other else line
 
 
+# A magic or shell escape, or a help request: a whole line `?obj`, `obj?` or `obj??`.
+NOT_PYTHON = re.compile(r"\s*[%!]|\s*(?:\?\??[\w.*]+|[\w.*]+\?\??)\s*$")
+
+
 def _notebook(path: str, content: str) -> Source | None:
     try:
         cells = json.loads(content).get("cells", [])
@@ -225,9 +274,7 @@ def _notebook(path: str, content: str) -> Source | None:
         text = cell.get("source", "")
         text = "".join(text) if isinstance(text, list) else str(text)
         # IPython magics, shell escapes and help requests are not Python.
-        text = "\n".join(
-            "" if re.match(r"\s*[%!]|.*\?\s*$", line) else line for line in text.split("\n")
-        )
+        text = "\n".join("" if NOT_PYTHON.match(line) else line for line in text.split("\n"))
         lines, imports, calls = _python(text, offset=len(source.lines))
         source.cells.append((len(source.lines) + 1, number))
         source.lines += lines
@@ -396,7 +443,7 @@ def near_ci(repo: Repo) -> str | None:
 
 TRACKERS = ("mlflow", "wandb", "neptune", "comet_ml", "clearml", "dvclive", "aim")
 TRACKING_CALL = re.compile(
-    r"\.(?:start_run|autolog|log\w*|init\w*|set_experiment|create_experiment|Experiment|start"
+    r"\.(?:start_run|autolog|log(?:_\w+)?|init\w*|set_experiment|create_experiment|Experiment|start"
     r"|Live|Run|track|Task\.init)$"
 )
 FRAMEWORK_LOGGERS = re.compile(
@@ -489,6 +536,21 @@ PROMOTE = re.compile(
     re.I,
 )
 GATE_STAGE = re.compile(r"^\s*(?:[\w-]*[_-])?gate(?:[_-][\w-]*)?\s*:\s*$", re.I)
+# What a CI gate job must deal with to gate a model, not code quality (a SonarQube quality gate).
+GATE_SUBJECT = re.compile(
+    r"model|(?<![a-z])(?:re)?train|\bdvc\b|mlflow|champion|challenger|\bmetrics?\b|evaluat", re.I
+)
+
+
+def _block(lines: list[str], number: int) -> str:
+    """Line `number` and the lines nested under it (indented deeper), as YAML nests them."""
+    depth = len(lines[number - 1]) - len(lines[number - 1].lstrip())
+    block = [lines[number - 1]]
+    for line in lines[number:]:
+        if line.strip() and len(line) - len(line.lstrip()) <= depth:
+            break
+        block.append(line)
+    return "\n".join(block)
 
 
 def check_gate(repo: Repo) -> Evidence | None:
@@ -500,9 +562,16 @@ def check_gate(repo: Repo) -> Evidence | None:
         for number, line in enumerate(source.lines, 1):
             if COMPARISON.search(line) and NEW.search(line) and OLD.search(line):
                 return (source.hit(number),)
-    stages = (s for s in repo.configs() if s.is_ci or PurePosixPath(s.path).name == "dvc.yaml")
-    hit = repo.find(GATE_STAGE, stages)
-    return (hit,) if hit else None
+    for source in repo.configs():
+        dvc = PurePosixPath(source.path).name == "dvc.yaml"  # its stages are the ML pipeline's
+        if not (dvc or source.is_ci):
+            continue
+        for number, line in enumerate(source.lines, 1):
+            if GATE_STAGE.search(line) and (
+                dvc or GATE_SUBJECT.search(_block(source.lines, number))
+            ):
+                return (source.hit(number),)
+    return None
 
 
 PREDICT_PATH = r"/(?:[\w{}.-]+/)*(?:predict\w*|predictions?|score|scoring|invocations|infer\w*)\b"
@@ -542,7 +611,7 @@ def near_service(repo: Repo) -> str | None:
 
 DOCS_DEPLOY = re.compile(r"pages|gh-deploy|mkdocs|sphinx|\bdocs?\b|documentation", re.I)
 PACKAGE_PUBLISH = re.compile(
-    r"pypi-publish|twine\s+upload|(?:uv|poetry|flit|hatch)\s+publish|npm\s+publish"
+    r"pypi-publish|twine\s+upload|(?:uv|poetry|flit|hatch|pdm)\s+publish|npm\s+publish"
     r"|action-gh-release"
 )
 DEPLOY_COMMAND = re.compile(
@@ -550,7 +619,7 @@ DEPLOY_COMMAND = re.compile(
     r"|\baz\s+(?:ml|webapp|containerapp|functionapp)\b|\baws\s+(?:sagemaker|ecs|lambda)\b"
     r"|\b(?:serverless|fly|flyctl|cdk|sam)\s+deploy|terraform\s+apply|bentoml\s+(?:deploy|push)"
     r"|mlflow\s+deployments|docker\s+push|podman\s+push"
-    r"|build-push-action|--push\b|^\s*push\s*:\s*true",
+    r"|--push\b|^\s*push\s*:\s*(?:true|\$\{\{)",  # an image action's push: true (or on main)
     re.I,
 )
 DEPLOY_WORD = re.compile(r"\bdeploy\w*|\bpromot(?:e|es|ed|ion)\b", re.I)
@@ -575,14 +644,23 @@ def _environment(source: Source) -> Hit | None:
     return None
 
 
+def _named(source: Source, hit: Hit) -> Hit:
+    """`push: true` says little alone: name the action it is an input of."""
+    if re.match(r"push\s*:", hit.matched):
+        for line in reversed(source.lines[: hit.line - 1]):
+            if uses := re.search(r"\buses\s*:\s*(\S+)", line):
+                return source.hit(hit.line, f"{uses.group(1)} with {hit.matched}")
+    return hit
+
+
 def check_cd(repo: Repo) -> Evidence | None:
     for source in repo.ci():
         if hit := source.find(DEPLOY_COMMAND, skip=DOCS_DEPLOY):
-            return (hit,)
+            return (_named(source, hit),)
     for source in repo.ci():
-        if re.search(r"pages|gh-deploy", source.text, re.I):
-            continue  # publishes documentation
-        if not PACKAGE_PUBLISH.search(source.text) and (hit := _environment(source)):
+        if re.search(r"pages|gh-deploy", source.text, re.I) or PACKAGE_PUBLISH.search(source.text):
+            continue  # publishes documentation or a package, whatever its jobs are called
+        if hit := _environment(source):
             return (hit,)
         if hit := source.find(DEPLOY_WORD, skip=NOT_DEPLOY):
             return (hit,)
@@ -607,10 +685,10 @@ PREDICTION_METRIC = re.compile(
     r"(?:Counter|Gauge|Histogram|Summary)\(\s*[\"'][\w:]*(?:predict|inference|score|drift)", re.I
 )
 PREDICTION_LOG = re.compile(
-    r"(?:prediction|inference)s?_?log(?:s|ger|ging)?\b|\bpredlog\b|\blog_predictions?\b"
-    r"|DataCaptureConfig",
-    re.I,
+    r"(?:prediction|inference)s?_?log(?:s|ger|ging)?\b|\bpredlog\b|\blog_predictions?\b", re.I
 )
+DATA_CAPTURE = re.compile(r"\bDataCaptureConfig\b")  # a SageMaker endpoint's prediction log
+SERVING_MODULE = re.compile(r"(?:^|_)(?:serve|server|serving|service|app|api|endpoint|inference)$")
 STATISTICAL_TEST = re.compile(r"ks_2samp|wasserstein_distance|jensenshannon|population_stability")
 
 
@@ -624,8 +702,17 @@ def check_monitoring(repo: Repo) -> Evidence | None:
     for source in repo.code():
         if re.search(r"drift", source.text, re.I) and (hit := source.find(STATISTICAL_TEST)):
             return (hit,)
-    hit = repo.find(PREDICTION_LOG, repo.code())
-    return (hit,) if hit else None
+    for source in repo.code():
+        if hit := source.find(DATA_CAPTURE):
+            return (hit,)
+        # Only the serving code logs the predictions made in production; elsewhere, a
+        # "prediction log" is a training or evaluation output.
+        stem = PurePosixPath(source.path).stem
+        if (ROUTE.search(source.text) or SERVING_MODULE.search(stem)) and (
+            hit := source.find(PREDICTION_LOG)
+        ):
+            return (hit,)
+    return None
 
 
 SCHEDULE = re.compile(
@@ -637,6 +724,7 @@ CRONTAB_LINE = re.compile(r"^\s*(?:[\d*/,-]+\s+){4}[\d*/,-]+\s+\S")
 TRAINS = re.compile(
     r"(?<![a-z])(?:re)?train|dvc\s+(?:repro|exp\s+run)|kedro\s+run|mlflow\s+run|\.fit\(", re.I
 )
+TEST_RUN = re.compile(r"\b(?:pytest|py\.test|unittest)\b")
 SCHEDULERS = ("airflow", "prefect", "dagster", "schedule", "apscheduler", "kfp", "zenml")
 SCHEDULE_KEYWORDS = {"schedule_interval", "cron", "cron_schedule"}
 SCHEDULE_CALLS = re.compile(
@@ -653,9 +741,14 @@ def _scheduled(call: Call) -> bool:
     )
 
 
+def _trains(source: Source) -> bool:
+    """A line trains; one that runs tests does not, even tests/test_train.py."""
+    return any(TRAINS.search(line) and not TEST_RUN.search(line) for line in source.lines)
+
+
 def check_retraining(repo: Repo) -> Evidence | None:
     for source in repo.configs():
-        if not TRAINS.search(source.text):
+        if not _trains(source):
             continue
         crontab = PurePosixPath(source.path).name == "crontab"
         if hit := source.find(CRONTAB_LINE if crontab else SCHEDULE):
@@ -663,7 +756,7 @@ def check_retraining(repo: Repo) -> Evidence | None:
         if source.is_ci and (hit := source.find(re.compile(r"^\s*repository_dispatch\b"))):
             return (hit,)
     for source in repo.code():
-        if TRAINS.search(source.text):
+        if _trains(source):
             for call in source.calls:
                 if _scheduled(call):
                     return (source.hit(call.line),)
@@ -698,7 +791,8 @@ CRITERIA = (
     ),
     Criterion(
         "tests", 1, "Unit tests",
-        "test functions (pytest or unittest) in tests/, test_*.py or *_test.py", check_tests,
+        "test functions (pytest or unittest) in tests/, test_*.py, *_test.py or tests.py",
+        check_tests,
     ),
     Criterion(
         "ci", 1, "CI runs the tests",
@@ -724,7 +818,8 @@ CRITERIA = (
     Criterion(
         "gate", 3, "Evaluation gate",
         "code that compares the candidate with the production model before promoting it"
-        " (champion/challenger, MLflow MetricThreshold), or a gate stage", check_gate,
+        " (champion/challenger, MLflow MetricThreshold), a DVC gate stage or a CI gate job about"
+        " the model", check_gate,
     ),
     Criterion(
         "service", 3, "Tested scoring service",
@@ -739,7 +834,8 @@ CRITERIA = (
     Criterion(
         "monitoring", 4, "Production monitoring",
         "drift or performance monitoring (Evidently, whylogs, NannyML, Alibi Detect, ...),"
-        " Prometheus metrics of predictions, or a prediction log", check_monitoring,
+        " Prometheus metrics of predictions, or a prediction log that the service writes",
+        check_monitoring,
     ),
     Criterion(
         "retraining", 4, "Retraining trigger",
@@ -809,7 +905,9 @@ def assess(root: Path) -> dict:
                 r.criterion.id for r in results if r.criterion.level == upper and not r.met
             ],
             "diff": f"python3 -m nox -s diff -- {level} {upper}",
-            "upgrade": f"python3 -m nox -s upgrade -- {shlex.quote(str(root))}",
+            "upgrade": f"python3 -m nox -s upgrade -- {shlex.quote(str(root))}"
+            if (root / MARKER).is_file()  # its presence only; what it claims is never read
+            else None,
         },
     }
 
@@ -846,8 +944,9 @@ def report(result: dict) -> str:
     out += [
         _wrap(f"Next step, level {step['level']} ({step['name']}): add {missing}."),
         f"  See what it adds:  {step['diff']}",
-        f"  Apply it to a project generated from mlops-ladder:  {step['upgrade']}",
     ]
+    if step["upgrade"]:
+        out.append(f"  Apply it to this project (generated from mlops-ladder):  {step['upgrade']}")
     return "\n".join(out) + "\n"
 
 

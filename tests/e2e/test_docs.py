@@ -138,3 +138,4 @@ def test_lesson__every_runnable_command_prints_what_the_lesson_shows(level, tmp_
         stop_services(clone)
     minutes = (time.monotonic() - started) / 60
     print(f"\nLesson {level}: {len(log)} commands in {minutes:.1f} min", *log, sep="\n")
+    shutil.rmtree(clone)  # gigabytes of venvs; a failed lesson keeps its clone to look at

@@ -2,7 +2,6 @@
 in a fresh clone of this repository, each checked against the output that the lesson shows."""
 
 import contextlib
-import importlib.util
 import os
 import shlex
 import shutil
@@ -13,13 +12,8 @@ import time
 from pathlib import Path
 
 import ladder
+import lessons
 import pytest
-
-# The parser lives with the fast docs tests; both files are named test_docs.py, so it is
-# loaded by path under another name.
-_spec = importlib.util.spec_from_file_location("docs_lessons", ladder.ROOT / "tests/test_docs.py")
-lessons = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lessons)
 
 # Lessons commit in their projects; a CI machine may have no git identity.
 IDENTITY = {

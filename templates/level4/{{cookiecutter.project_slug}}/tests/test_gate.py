@@ -14,7 +14,7 @@ def test_decide__the_first_model_needs_only_the_floor():
 
 def test_decide__the_first_model_above_the_floor_is_rejected():
     promoted, reason = decide(6.5, None, margin=0.01, max_rmse=6.0)
-    assert not promoted and "worse than the floor" in reason
+    assert not promoted and reason == "RMSE 6.5000 is worse than the floor 6.0"
 
 
 @pytest.mark.parametrize(

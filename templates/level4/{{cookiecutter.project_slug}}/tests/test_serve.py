@@ -1,10 +1,12 @@
 """The scoring service: predictions, health, model info, reload, and clear 4xx on bad input."""
 
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -18,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeRegressor
 
 from {{ cookiecutter.package_name }} import registry
+from {{ cookiecutter.package_name }}.deploy import deploy
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.predlog import PredictionLog
 from {{ cookiecutter.package_name }}.serve import (
@@ -213,6 +216,36 @@ def test_predict__a_failing_log_is_a_503_never_a_silent_answer(model, tmp_path):
         answer = test_client.post("/predict", json=RIDE)
     assert answer.status_code == 503
     assert "prediction log is unavailable" in answer.text
+
+
+def test_deploy__refuses_to_reload_another_projects_service():
+    """Another project's service on the port is left alone, with a clear error."""
+    requests = []
+
+    class OtherService(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the handler's API)
+            requests.append(("GET", self.path))
+            body = json.dumps({"name": "another_project", "version": "1"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802
+            requests.append(("POST", self.path))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.HTTPServer(("127.0.0.1", 0), OtherService) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(RuntimeError, match="serves 'another_project', not"):
+            deploy("1", url)
+        server.shutdown()
+    assert ("POST", "/reload") not in requests
 
 
 def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(rides):

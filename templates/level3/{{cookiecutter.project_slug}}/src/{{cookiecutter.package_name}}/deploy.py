@@ -61,6 +61,12 @@ def deploy(expected_version: str, url: str | None = None, port: int = 8000) -> s
         wait_healthy(target)
         action = f"started the local service (PID {pid}, log serve.log)"
     else:
+        _, served = call(f"{target}/model")
+        if served.get("name", __package__) != __package__:
+            raise RuntimeError(
+                f"{target} serves {served['name']!r}, not {__package__!r}: another project's "
+                "service holds the port; stop it, or choose another one with --port or --url"
+            )
         status, body = call(f"{target}/reload", method="POST", timeout=120)
         if status != 200:
             raise RuntimeError(f"{target}/reload answered {status}: {body}")

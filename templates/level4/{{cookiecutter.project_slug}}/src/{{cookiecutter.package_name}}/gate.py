@@ -32,7 +32,7 @@ def decide(
 ) -> tuple[bool, str]:
     """Promote only within the floor, and only when better than the champion by the margin."""
     if challenger > max_rmse:
-        return False, f"RMSE {challenger:.4f} is worse than the floor evaluate.max_rmse={max_rmse}"
+        return False, f"RMSE {challenger:.4f} is worse than the floor {max_rmse}"
     if champion is None:
         return True, f"first model: RMSE {challenger:.4f} is within the floor {max_rmse}"
     if challenger <= champion - margin:

@@ -47,7 +47,8 @@ with log.engine.begin() as connection:
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 window = log.window(size)
-labelled = window.dropna(subset=["duration"])  # as monitor.run does when the window has enough
+# as monitor.run does when the window has enough of the champion's labelled rides
+labelled = window[window["model_version"] == release.version].dropna(subset=["duration"])
 read = time.perf_counter() - started
 settings = dataclasses.replace(settings, window=size)
 figures, _ = measure(window, labelled, ref, release.version, settings)

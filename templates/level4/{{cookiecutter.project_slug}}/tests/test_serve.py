@@ -275,3 +275,13 @@ def test_window__labelled_rides_stay_in_view_behind_newer_unlabelled_traffic(tmp
     assert log.window(3)["duration"].isna().all()
     labelled = log.window(3, labelled=True)
     assert labelled["request_id"].tolist() == ["early"] and labelled["duration"].tolist() == [12.0]
+
+
+def test_window__of_one_model_version_leaves_the_others_out(tmp_path):
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    for version in ("1", "2", "1"):
+        log.record(f"v{version}-{len(log.window(10))}", version, [RIDE], [10.0])
+    log.add_feedback([{"request_id": "v2-1", "row": 0, "duration": 12.0}])
+    assert log.window(10, version="1")["request_id"].tolist() == ["v1-0", "v1-2"]
+    assert log.window(10, labelled=True, version="2")["duration"].tolist() == [12.0]
+    assert log.window(10, labelled=True, version="1").empty

@@ -108,12 +108,13 @@ def run(settings: Settings, log: PredictionLog) -> Figures:
     record the figures in the log database and in MLflow, for trends."""
     tracking.connect()
     window = log.window(settings.window)
-    labelled = window.dropna(subset=["duration"])
-    if len(labelled) < settings.min_labelled:  # heavy traffic hides the ground truth: look back
-        labelled = log.window(settings.window, labelled=True)
     if window.empty:
         raise LookupError("the prediction log is empty: serve some traffic first")
     release = registry.load(registry.CHAMPION)
+    # The live error is the champion's own: answers of the versions before it do not count.
+    labelled = window[window["model_version"] == release.version].dropna(subset=["duration"])
+    if len(labelled) < settings.min_labelled:  # heavy traffic hides the ground truth: look back
+        labelled = log.window(settings.window, labelled=True, version=release.version)
     ref = reference(release, settings)
     figures, snapshot = measure(window, labelled, ref, release.version, settings)
 

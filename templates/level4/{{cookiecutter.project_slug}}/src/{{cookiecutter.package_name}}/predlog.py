@@ -110,15 +110,18 @@ class PredictionLog:
                 )
         return unknown
 
-    def window(self, size: int, labelled: bool = False) -> pd.DataFrame:
+    def window(self, size: int, labelled: bool = False, version: str | None = None) -> pd.DataFrame:
         """The newest `size` predictions, with the actual duration where it has arrived; or,
-        when `labelled`, the newest `size` predictions whose actual duration has arrived."""
+        when `labelled`, the newest `size` predictions whose actual duration has arrived.
+        With a `version`, only the predictions that model version made."""
         match = (predictions.c.request_id == feedback.c.request_id) & (
             predictions.c.row == feedback.c.row
         )
         rows = sa.select(predictions, feedback.c.duration).select_from(
             predictions.join(feedback, match, isouter=not labelled)
         )
+        if version is not None:
+            rows = rows.where(predictions.c.model_version == version)
         newest = rows.order_by(predictions.c.id.desc()).limit(size).subquery()
         query = sa.select(newest).order_by(newest.c.id)
         with self.engine.connect() as connection:

@@ -109,6 +109,19 @@ def test_shared_sentences__finds_a_copied_sentence_despite_markup_and_wrapping()
     }
 
 
+def test_shared_sentences__finds_a_copied_sentence_with_a_link_in_it():
+    sentence = (
+        "The [gate](gate.md) promotes a challenger only when it beats the champion on the same"
+        " holdout month."
+    )
+    assert len(shared_sentences(sentence, f"Intro.\n\n{sentence}\n")) == 1
+
+
+def test_block__an_unknown_tag_is_an_error_not_a_silently_skipped_block():
+    with pytest.raises(ValueError, match="tags are"):
+        assert not Block("console runable", "$ ls", 7, False).runnable
+
+
 def test_steps__commands_continuations_and_expected_output():
     block = Block("console runnable", "$ make a \\\n  B=1\none\n\n$ make c\n...\ntwo", 1, False)
     assert steps(block, "x") == [
@@ -122,8 +135,10 @@ def test_steps__commands_continuations_and_expected_output():
 @pytest.mark.parametrize(
     ("expected", "output", "missing"),
     [
-        (("b", "d"), "a\nb\nc\nd\n", None),
-        (("d", "b"), "a\nb\nc\nd\n", "b"),  # out of order
+        (("b", "...", "d"), "a\nb\nc\nd\n", None),
+        (("b", "c"), "a\nb\nc\nd\n", None),  # the first line may come after anything
+        (("b", "d"), "a\nb\nc\nd\n", "d"),  # shown one after the other, printed apart
+        (("d", "...", "b"), "a\nb\nc\nd\n", "b"),  # out of order
         (("...", "x  y"), "\x1b[1mx    y\x1b[0m\n", None),  # colours and spacing do not count
         (("e",), "a\n", "e"),
     ],

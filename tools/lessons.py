@@ -22,6 +22,7 @@ HEADING = re.compile(r"^(?P<marks>#{1,6}) +(?P<title>.+?) *#*$")
 LINK = re.compile(r"!?\[[^\]]*\]\((?P<target><[^>]*>|[^)\s]+)(?: +\"[^\"]*\")?\)")
 HTML_LINK = re.compile(r"<(?:a|img)\b[^>]*?\b(?:href|src)=\"(?P<target>[^\"]+)\"")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+TAGS = {"runnable", "fails"}  # what may follow `console` in a block's info string
 ANY_OUTPUT = "..."  # an expected-output line that stands for anything
 MIN_SHARED_WORDS = 12  # a sentence this long, in a lesson and in a README, is a copy
 
@@ -39,6 +40,8 @@ class Block:
     def runnable(self) -> bool:
         """```console runnable``` (or ```console runnable fails```): the docs test runs it."""
         words = self.info.split()
+        if words[:1] == ["console"] and not set(words[1:]) <= TAGS:
+            raise ValueError(f"line {self.line}: ```{self.info}```: tags are {sorted(TAGS)}")
         return words[:1] == ["console"] and "runnable" in words[1:]
 
     @property
@@ -133,17 +136,21 @@ def _normal(line: str) -> str:
 
 
 def unmatched(expected: tuple[str, ...], output: str) -> str | None:
-    """The first expected line that is not found, in order, as part of a line of `output`
-    (whitespace runs count as one space; `...` stands for anything); None when all are."""
-    printed = [_normal(line) for line in output.splitlines()]
-    position = 0
+    """The first expected line that is not found as part of a line of `output`; None when all
+    are. Expected lines match in order, and lines shown one after the other must be printed one
+    after the other: only a `...` line stands for output left out (as does the start of the
+    output, before the first expected line). Blank lines and whitespace runs do not count."""
+    printed = [line for line in map(_normal, output.splitlines()) if line]  # blanks skipped
+    position, gap = 0, True
     for want in map(_normal, expected):
         if want == ANY_OUTPUT:
+            gap = True
             continue
-        hits = [index for index in range(position, len(printed)) if want in printed[index]]
+        candidates = range(position, len(printed)) if gap else range(position, position + 1)
+        hits = [index for index in candidates if index < len(printed) and want in printed[index]]
         if not hits:
             return want
-        position = hits[0] + 1
+        position, gap = hits[0] + 1, False
     return None
 
 
@@ -243,15 +250,22 @@ def sentences(text: str) -> set[str]:
     return found
 
 
+def _flat(text: str) -> str:
+    """A whole text as `sentences` sees its prose: links as their text, no marks, one line."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"^\s*([-*+]|\d+\.|>) +", "", text, flags=re.MULTILINE)
+    return " ".join(re.sub(r"[*`]", "", text).lower().split())
+
+
 def shared_sentences(one: str, other: str) -> set[str]:
     """Sentences of at least MIN_SHARED_WORDS words of one text that the other text contains."""
-    flat_one, flat_other = (" ".join(re.sub(r"[*`]", "", t).lower().split()) for t in (one, other))
+    flat_one, flat_other = _flat(one), _flat(other)
     return {s for s in sentences(one) if s in flat_other} | {
         s for s in sentences(other) if s in flat_one
     }
 
 
-# The parts every lesson has (see docs/README.md, "How a lesson is built").
+# The parts every lesson has (see docs/README.md, "Each lesson has the same parts").
 REQUIRED_SECTIONS = [
     "What makes a project level {n}",
     "The architecture",

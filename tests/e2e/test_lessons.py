@@ -116,6 +116,7 @@ def walk_through(lesson: Path, clone: Path, env: dict[str, str]) -> list[str]:
                 pytrace=False,
             )
         cwd = ended_in
+    assert cwd == clone, f"{lesson.name} ends in {cwd}, not at the root of the clone"
     return log
 
 

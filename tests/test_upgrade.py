@@ -54,6 +54,12 @@ def test_upgrade__keeps_user_edits_and_otherwise_equals_the_next_level(tmp_path,
     assert "make run" in printed and "Nothing is committed yet" in printed
     shown = ladder.run("git diff --stat", project, capture_output=True, text=True).stdout
     assert "dvc.yaml" in shown  # new files are staged as intended, so `git diff` shows them
+    assert "To undo the whole upgrade instead: git reset --hard" in printed
+    before = ladder.tree(ladder.render(1, tmp_path / "again"))  # as it was, plus our edits
+    ladder.run("git reset -q --hard", project)
+    undone = {p: c for p, c in ladder.tree(project).items() if not p.startswith(".git/")}
+    assert undone.keys() == before.keys() | {f"src/{project.name}/weather.py"}
+    assert TEAM_NOTE in undone["README.md"].decode()
 
 
 def test_upgrade__same_lines_changed_on_both_sides_leave_conflict_markers(tmp_path, capsys):

@@ -280,6 +280,7 @@ def report(outcome: Outcome, project: Path) -> str:
     lines += [f"  {step}" for step in advice["steps"]]
     lines.append(f"  git add -A && git commit -m 'Upgrade to mlops-ladder level {outcome.high}'")
     lines.append("Then read README.md: it now describes the new level.")
+    lines.append("To undo the whole upgrade instead: git reset --hard")
     return "\n".join(lines) + "\n"
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import ladder
 import pytest
 import upgrade
+from runs import commit
 
-GIT_USER = "git -c user.name=test -c user.email=test@example.com"
 TEAM_NOTE = "Our team owns this model; ask #taxi-ml.\n"
 
 
@@ -16,11 +16,6 @@ def render_committed(level: int, folder: Path, templates: Path = ladder.TEMPLATE
     project = ladder.render(level, folder, templates=templates)
     commit(project, "Render the template", init=True)
     return project
-
-
-def commit(project: Path, message: str, init: bool = False) -> None:
-    setup = "git init -q -b main && " if init else ""
-    ladder.run(f"{setup}git add -A && {GIT_USER} commit -qm '{message}'", project)
 
 
 def add_team_note(project: Path) -> None:

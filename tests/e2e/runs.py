@@ -12,12 +12,14 @@ RMSE = re.compile(r"validation RMSE \(\d{4}-\d{2}\): ([0-9.]+) minutes")
 
 def git_commit_all(project: Path) -> None:
     """Make the project a git repository, as its README asks a person to."""
-    for command in (
-        "git init -q -b main",
-        "git add -A",
-        "git -c user.name=e2e -c user.email=e2e@example.com commit -qm 'Render the template'",
-    ):
-        ladder.run(command, project)
+    commit(project, "Render the template", init=True)
+
+
+def commit(project: Path, message: str, init: bool = False) -> None:
+    """Commit everything in `project` (first making it a repository, when `init`)."""
+    setup = "git init -q -b main && " if init else ""
+    identity = "-c user.name=e2e -c user.email=e2e@example.com"
+    ladder.run(f"{setup}git add -A && git {identity} commit -qm '{message}'", project)
 
 
 def rmse_in(text: str) -> str:

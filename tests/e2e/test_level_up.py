@@ -14,7 +14,7 @@ import ladder
 import pytest
 import upgrade
 from gha import run_workflow
-from runs import git_commit_all, set_param
+from runs import commit, git_commit_all, set_param
 from services import scoring_service
 
 pytestmark = pytest.mark.levels(1, 2, 3, 4)
@@ -40,11 +40,6 @@ UNDO_EDITS = {
     "params.yaml": (b"alpha: 3.0", b"alpha: 1.0"),
 }
 CONFLICT = re.compile(r"<<<<<<< yours\n(.*?)=======\n(.*?)>>>>>>> level \d\n", re.DOTALL)
-
-
-def commit(project, message: str) -> None:
-    identity = "-c user.name=e2e -c user.email=e2e@example.com"
-    ladder.run(f"git add -A && git {identity} commit -qm '{message}'", project)
 
 
 def take_the_new_level(path) -> None:

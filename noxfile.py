@@ -28,7 +28,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Fast tests: rendering, answers, workflows, progression between levels."""
     session.install("--group", "test")
-    session.run("pytest", "tests", "--ignore=tests/e2e", *session.posargs)
+    session.run("pytest", "tests", "--ignore=tests/e2e", "--durations=15", *session.posargs)
 
 
 @nox.session
@@ -36,7 +36,11 @@ def e2e(session: nox.Session) -> None:
     """Render the named levels (default: all) and run each generated project for real."""
     session.install("--group", "test")
     levels = ",".join(session.posargs)
-    session.run("pytest", "tests/e2e", "--tb=short", f"--levels={levels or 'all'}")
+    # Two workers (this is sized for 2 cores); a level's tests stay on one worker (loadgroup).
+    session.run(
+        "pytest", "tests/e2e", "--tb=short", f"--levels={levels or 'all'}", "--durations=15",
+        "--numprocesses=2", "--dist=loadgroup",
+    )  # fmt: skip
 
 
 @nox.session

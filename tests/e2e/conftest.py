@@ -1,47 +1,65 @@
-"""Each level is rendered and run once (its first run, as `nox -s new` does) per session."""
+"""Each level is rendered and first-run once per session, as `nox -s new` does it, however many
+xdist workers run the tests: the first worker that needs a level makes it under a file lock, the
+others wait for it. Nobody changes that first run; a test that needs a project works on its own
+copy (`copy_of`), made in seconds."""
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
-import ladder
 import pytest
+from projects import FirstRun, copy_project, make_first_run
 from runs import git_commit_all, train_output
 
 
 @pytest.fixture(scope="session")
-def first_run(tmp_path_factory):
-    """Render a level into a temp folder outside the repo and run its main pipeline, once."""
-    projects: dict[int, Path] = {}
-
-    def make(level: int) -> Path:
-        if level not in projects:
-            folder = tmp_path_factory.mktemp(f"new-level{level}")
-            assert ladder.main(["new", str(level), str(folder)]) == 0
-            (projects[level],) = folder.iterdir()
-        return projects[level]
-
-    return make
+def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder that every xdist worker of this session shares (the session's temp root)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")
+def first_run(shared_folder: Path) -> Callable[[int], FirstRun]:
+    """The first run of a level, made once per session; read it, never change it."""
+    return lambda level: make_first_run(level, shared_folder / "first-runs" / f"level{level}")
+
+
+@pytest.fixture
+def copy_of(first_run, tmp_path) -> Callable[[int], Path]:
+    """A copy of a level's first run for this test alone, which it may change at will."""
+    return lambda level: copy_project(first_run(level).project, tmp_path / f"level{level}")
+
+
+@pytest.fixture(scope="module")
+def module_copy(first_run, tmp_path_factory) -> Callable[[int], Path]:
+    """A copy of a level's first run shared by the tests of one module (they restore what they
+    change)."""
+    return lambda level: copy_project(
+        first_run(level).project, tmp_path_factory.mktemp(f"level{level}-copy")
+    )
+
+
+@pytest.fixture(scope="module")
 def level0(first_run) -> Path:
-    return first_run(0)
+    return first_run(0).project  # its tests only read it
 
 
-@pytest.fixture(scope="session")
-def level1(first_run) -> Path:
-    project = first_run(1)
+@pytest.fixture(scope="module")
+def level1(module_copy) -> Path:
+    project = module_copy(1)
     git_commit_all(project)
     return project
 
 
-@pytest.fixture(scope="session")
-def level2(first_run) -> Path:
-    project = first_run(2)
+@pytest.fixture(scope="module")
+def level2(module_copy) -> Path:
+    project = module_copy(2)
     git_commit_all(project)
     return project
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def level1_train_output(level1) -> str:
     """What `python -m <package> train` prints, run again in the level-1 project."""
     return train_output(level1)

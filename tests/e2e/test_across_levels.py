@@ -5,6 +5,8 @@ import json
 import pytest
 from runs import printed_by, rmse_in
 
+pytestmark = pytest.mark.xdist_group("across")
+
 
 @pytest.mark.levels(0, 1)
 def test_rmse__level0_notebook_equals_level1_cli(level0, level1_train_output):

@@ -1,8 +1,18 @@
 """The workshop, run as a learner runs it: every runnable command of docs/levelN.md, in order,
-in a fresh clone of this repository, each checked against the output that the lesson shows."""
+in a fresh clone of this repository, each checked against the output that the lesson shows.
+
+Two things differ from a learner's laptop, so that the lessons can run beside other tests:
+- The lesson's `python3 -m nox -s new -- N` is the session's first run of level N (made once by
+  the same command behind that session, `tools/ladder.py new N`; see conftest.py): the lesson
+  gets a copy of that project in out/levelN/, and the output it checks is what that run printed.
+- The service listens on a free port instead of 8000: SERVE_PORT is set, and 8000 in the
+  lesson's commands and output stands for that port.
+"""
 
 import contextlib
+import dataclasses
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -14,6 +24,8 @@ from pathlib import Path
 import ladder
 import lessons
 import pytest
+from projects import copy_project
+from services import free_port
 
 # Lessons commit in their projects; a CI machine may have no git identity.
 IDENTITY = {
@@ -47,6 +59,19 @@ def fresh_clone(target: Path, env: dict[str, str]) -> Path:
     for command in ("git init -q -b main", "git add -A", "git commit -q -m 'A fresh clone'"):
         subprocess.run(command, shell=True, cwd=target, env=env, check=True)
     return target
+
+
+NEW = re.compile(r"python3 -m nox -s new -- (?P<level>\d)")
+PORT = re.compile(r"\b8000\b")
+
+
+def on_port(step: lessons.Step, port: int) -> lessons.Step:
+    """The step with the lesson's port 8000 replaced by the port the test's service uses."""
+    return dataclasses.replace(
+        step,
+        command=PORT.sub(str(port), step.command),
+        expected=tuple(PORT.sub(str(port), line) for line in step.expected),
+    )
 
 
 def run(step, cwd: Path, env: dict[str, str], where_file: Path) -> tuple[int, str, Path]:
@@ -86,17 +111,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def walk_through(lesson: Path, clone: Path, env: dict[str, str]) -> list[str]:
+def walk_through(lesson: Path, clone: Path, env: dict[str, str], first_run) -> list[str]:
     """Run the lesson's runnable commands in order from the clone's root; returns a log line
     per command. Fails at the first command whose exit code or output is not the lesson's."""
     cwd, log = clone, []
     where_file = clone.parent / "cwd"
     for step in lessons.runnable_steps(lesson):
+        step = on_port(step, int(env["SERVE_PORT"]))
         shown = cwd.relative_to(clone) if cwd.is_relative_to(clone) else cwd
         print(f"\n[{step.where} | {shown}] $ {step.command}", flush=True)
         started = time.monotonic()
         where_file.write_text(str(cwd))
-        code, output, ended_in = run(step, cwd, env, where_file)
+        if (new := NEW.fullmatch(step.command.strip())) and cwd == clone:
+            made = first_run(int(new["level"]))
+            copy_project(made.project, clone / "out" / f"level{new['level']}")
+            code, output, ended_in = 0, made.output, cwd
+        else:
+            code, output, ended_in = run(step, cwd, env, where_file)
         seconds = time.monotonic() - started
         print(output, end="", flush=True)
         print(f"[exit {code}, {seconds:.1f} s]", flush=True)
@@ -123,12 +154,12 @@ def walk_through(lesson: Path, clone: Path, env: dict[str, str]) -> list[str]:
 @pytest.mark.parametrize(
     "level", [pytest.param(n, marks=pytest.mark.levels(n)) for n in sorted(lessons.LESSONS)]
 )
-def test_lesson__every_runnable_command_prints_what_the_lesson_shows(level, tmp_path):
-    env = learner_env()
+def test_lesson__every_runnable_command_prints_what_the_lesson_shows(level, tmp_path, first_run):
+    env = {**learner_env(), "SERVE_PORT": str(free_port())}
     clone = fresh_clone(tmp_path / "mlops-ladder", env)
     started = time.monotonic()
     try:
-        log = walk_through(clone / "docs" / f"level{level}.md", clone, env)
+        log = walk_through(clone / "docs" / f"level{level}.md", clone, env, first_run)
     finally:
         stop_services(clone)
     minutes = (time.monotonic() - started) / 60

@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from runs import in_project, notebook_outputs, printed_by, rmse_in
 
-pytestmark = pytest.mark.levels(0)
+pytestmark = [pytest.mark.levels(0), pytest.mark.xdist_group("level0")]
 
 
 def test_notebook__every_cell_ran_without_error(level0):

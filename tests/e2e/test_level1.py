@@ -7,7 +7,7 @@ import pytest
 from gha import StepFailed, run_workflow
 from runs import in_project, printed_by, rmse_in, train_output
 
-pytestmark = pytest.mark.levels(1)
+pytestmark = [pytest.mark.levels(1), pytest.mark.xdist_group("level1")]
 
 
 def test_first_run__trains_and_saves_the_model(level1, level1_train_output):

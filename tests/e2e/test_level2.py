@@ -10,7 +10,7 @@ import pytest
 from gha import run_workflow
 from runs import git_commit_all, in_project
 
-pytestmark = pytest.mark.levels(2)
+pytestmark = [pytest.mark.levels(2), pytest.mark.xdist_group("level2")]
 
 MLFLOW_RUNS = """
 import json, mlflow

@@ -1,15 +1,18 @@
-"""Level 3: ingest, registry and gate, a tested scoring service, CD; also in team mode."""
+"""Level 3: ingest, registry and gate, a tested scoring service, CD; also in team mode.
+
+Each test works on its own copy of the session's first run of level 3 (see conftest.py)."""
 
 import json
+import shutil
 import subprocess
 
 import ladder
 import pytest
 from gha import run_workflow
-from runs import git_commit_all, in_project, set_param
+from runs import commit, git_commit_all, in_project, set_param
 from services import http, mlflow_server, postgres, scoring_service
 
-pytestmark = pytest.mark.levels(3)
+pytestmark = [pytest.mark.levels(3), pytest.mark.xdist_group("level3")]
 
 FIRST_ALPHA, WORSE_ALPHA, BETTER_ALPHA = "300", "100000.0", "1.0"  # RMSE ≈ 4.84, 7.37, 4.69
 OFFLINE = """
@@ -34,14 +37,13 @@ BAD_PAYLOADS = [
 ]
 
 
-def render_level3(folder, tracking_uri: str | None = None):
-    """A level-3 project whose first champion is deliberately mediocre (alpha=300)."""
-    project = ladder.render(3, folder)
+def with_mediocre_champion(project):
+    """The project with a new, empty registry, and alpha=300 for a deliberately mediocre first
+    champion; the data ingested by the first run stays."""
+    for made in ("mlflow.db", "mlruns", "reports/gate.json", "reports/decisions.jsonl"):
+        path = project / made
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     set_param(project, "alpha", FIRST_ALPHA)
-    env = ladder.project_env()
-    if tracking_uri:
-        env["MLFLOW_TRACKING_URI"] = tracking_uri
-    ladder.first_run(3, project, project.name, env)
     git_commit_all(project)
     return project
 
@@ -100,13 +102,16 @@ def release_flow(project, tracking_uri: str) -> None:
     assert [json.loads(line)["promoted"] for line in decisions] == [True, False, True]
 
 
-@pytest.fixture(scope="module")
-def level3(tmp_path_factory):
-    return render_level3(tmp_path_factory.mktemp("level3"))
+@pytest.fixture
+def level3(copy_of):
+    project = copy_of(3)
+    git_commit_all(project)
+    return project
 
 
 def test_release_flow__gate_rejects_worse_promotes_better_and_the_service_follows(level3):
-    release_flow(level3, f"sqlite:///{level3 / 'mlflow.db'}")
+    project = with_mediocre_champion(level3)
+    release_flow(project, f"sqlite:///{project / 'mlflow.db'}")
 
 
 def test_ingest__a_bad_batch_is_refused_and_nothing_downstream_runs(level3, tmp_path):
@@ -138,27 +143,29 @@ def test_ingest__a_bad_batch_is_refused_and_nothing_downstream_runs(level3, tmp_
 
 def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3):
     tracking_uri = f"sqlite:///{level3 / 'mlflow.db'}"
-    ladder.run("git add -A && git commit --quiet -m 'Release' && uv run dvc repro", level3)
     with scoring_service(level3, tracking_uri) as url:
+        assert http(f"{url}/model")[1]["version"] == "1"
+        # A pushed change that the gate promotes: alpha 10 beats alpha 1 by a hair (margin 0).
+        set_param(level3, "alpha", "10.0")
+        set_param(level3, "margin", "0.0")
+        commit(level3, "Release alpha 10")
         run = run_workflow(
             level3 / ".github" / "workflows" / "cd.yml",
             level3,
             {"MLFLOW_TRACKING_URI": tracking_uri, "DEPLOY_URL": url},
         )
-        assert run.outputs["release-model"] == {"promoted": "true", "version": "3"}
+        assert run.outputs["release-model"] == {"promoted": "true", "version": "2"}
         assert "image: skipped docker/build-push-action (needs a Docker engine and ghcr.io)" in (
             run.log
         )
         assert "deploy: ran Reload the production service with the new champion" in run.log
-        assert http(f"{url}/model")[1]["version"] == "3"
+        assert http(f"{url}/model")[1]["version"] == "2"
 
 
-def test_team_mode__the_release_flow_against_postgresql_and_mlflow_server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("team")
-    with postgres() as database:
-        staging = ladder.render(3, folder / "staging")  # only to start the server from its venv
-        ladder.run("uv sync --quiet --group team", staging)
-        with mlflow_server(staging, database) as tracking_uri:
-            project = render_level3(folder / "project", tracking_uri)
-            release_flow(project, tracking_uri)
-            assert not (project / "mlflow.db").exists(), "team mode must not touch SQLite"
+def test_team_mode__the_release_flow_against_postgresql_and_mlflow_server(copy_of):
+    project = copy_of(3)
+    ladder.run("uv sync --quiet --inexact --group team", project)
+    with postgres() as database, mlflow_server(project, database) as tracking_uri:
+        project = with_mediocre_champion(project)
+        release_flow(project, tracking_uri)
+        assert not (project / "mlflow.db").exists(), "team mode must not touch SQLite"

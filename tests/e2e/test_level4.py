@@ -1,8 +1,9 @@
 """Level 4: production traffic is logged, monitored, and retrains the model through the gate.
 
-The tests run in file order against one project and one running service, as a class would:
-normal traffic, then congestion with a sabotaged challenger, a retraining killed part-way,
-and the retraining that recovers the error."""
+The story runs against one copy of the session's first run and one running service, as a class
+would see it: normal traffic (a), then congestion with a sabotaged challenger (c), a retraining
+killed part-way (d), and the retraining that recovers the error (b). Each chapter is a fixture
+that needs the one before, so any test also passes alone: `-k test_b` plays a, c and d first."""
 
 import json
 import os
@@ -18,7 +19,7 @@ from gha import run_workflow
 from runs import git_commit_all, in_project, set_param
 from services import http, scoring_service
 
-pytestmark = pytest.mark.levels(4)
+pytestmark = [pytest.mark.levels(4), pytest.mark.xdist_group("level4")]
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 VERSIONS = """
@@ -31,9 +32,8 @@ print(sorted(int(v.version) for v in found), registry.version_for(registry.CHAMP
 
 
 @pytest.fixture(scope="module")
-def level4(tmp_path_factory):
-    project = ladder.render(4, tmp_path_factory.mktemp("level4"))
-    ladder.first_run(4, project, project.name)
+def level4(module_copy):
+    project = module_copy(4)
     git_commit_all(project)
     return project
 
@@ -76,33 +76,49 @@ def served_version(url) -> str:
     return http(f"{url}/model")[1]["version"]
 
 
-def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(level4, env, service):
+@pytest.fixture(scope="module")
+def chapter_a(level4, env, service) -> str:
+    """Normal traffic with its ground truth, then the scheduled check: what it printed."""
     replay(level4, env, service, "2024-03")
-    done = cli(level4, env, "retrain-if-needed", "--url", service)
-    assert "no action: no drift and the live error is within bounds" in done.stdout
+    return cli(level4, env, "retrain-if-needed", "--url", service).stdout
+
+
+def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(
+    level4, env, service, chapter_a
+):
+    assert "no action: no drift and the live error is within bounds" in chapter_a
     summary = json.loads((level4 / "reports" / "monitoring" / "summary.json").read_text())
     assert summary["retrain_needed"] is False and summary["live_rmse"] < 6.0
     assert (level4 / "reports" / "monitoring" / "report.html").stat().st_size > 10_000
     assert registry_state(level4, env) == ([1], "1") and served_version(service) == "1"
 
 
-def test_c_drift_with_a_sabotaged_challenger__rejected_the_champion_keeps_serving(
-    level4, env, service
-):
+@pytest.fixture(scope="module")
+def chapter_c(level4, env, service, chapter_a) -> tuple[dict, str]:
+    """Congested traffic, and a retraining whose challenger is sabotaged (alpha 100000)."""
     drifted = replay(level4, env, service, "2024-04", "congestion", rides=3000)
-    assert drifted["live_rmse"] > 10, drifted
     set_param(level4, "alpha", "100000.0")
     try:
         done = cli(level4, env, "retrain-if-needed", "--url", service)
     finally:
         set_param(level4, "alpha", "1.0")
-    assert "retrained and rejected" in done.stdout, done.stdout
+    return drifted, done.stdout
+
+
+def test_c_drift_with_a_sabotaged_challenger__rejected_the_champion_keeps_serving(
+    level4, env, service, chapter_c
+):
+    drifted, printed = chapter_c
+    assert drifted["live_rmse"] > 10, drifted
+    assert "retrained and rejected" in printed, printed
     summary = json.loads((level4 / "reports" / "monitoring" / "summary.json").read_text())
     assert summary["live_error"] is True and summary["column_scores"]["duration"] > 0.1
     assert registry_state(level4, env) == ([1, 2], "1") and served_version(service) == "1"
 
 
-def test_d_a_retraining_killed_part_way__changes_nothing(level4, env, service):
+@pytest.fixture(scope="module")
+def chapter_d(level4, env, service, chapter_c) -> tuple[list[int], str]:
+    """A retraining killed with SIGKILL while it trains; the registry as it was before."""
     before = registry_state(level4, env)
     process = subprocess.Popen(
         ["uv", "run", "python", "-m", level4.name, "retrain-if-needed", "--url", service],
@@ -114,13 +130,17 @@ def test_d_a_retraining_killed_part_way__changes_nothing(level4, env, service):
             break
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert registry_state(level4, env) == before
+    return before
+
+
+def test_d_a_retraining_killed_part_way__changes_nothing(level4, env, service, chapter_d):
+    assert registry_state(level4, env) == chapter_d
     assert served_version(service) == "1"
     assert http(f"{service}/predict", RIDE)[0] == 200
 
 
 def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downtime(
-    level4, env, service
+    level4, env, service, chapter_d
 ):
     old = replay(level4, env, service, "2024-05", "congestion", rides=1500)
     failures, stop = [], threading.Event()
@@ -196,7 +216,7 @@ def test_e_prediction_log__32_clients_10000_requests_10000_rows(level4, env, ser
     assert after - before == 10_000
 
 
-def test_retrain_workflow__runnable_steps_pass(level4, env, service):
+def test_retrain_workflow__runnable_steps_pass(level4, env, service, chapter_a):
     run = run_workflow(
         level4 / ".github" / "workflows" / "retrain.yml",
         level4,

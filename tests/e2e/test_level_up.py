@@ -63,11 +63,10 @@ def owner_edits(project, package: str) -> dict[str, str]:
     return added
 
 
-def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(tmp_path):
-    project = ladder.render(1, tmp_path)
+def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(copy_of, tmp_path):
+    project = copy_of(1)  # rendered and first-run
     package = project.name
     git_commit_all(project)
-    ladder.first_run(1, project, package)
     added = owner_edits(project, package)
     commit(project, "Our edits: alpha 3, rush hours")
 

@@ -100,6 +100,8 @@ def test_bump__an_action_moves_on_every_uses_line(templates, capsys):
     assert set(bump.pins(templates)["actions/checkout"]) == {"v5.0.1"}
     changed = [path for path, content in snapshot(templates).items() if before[path] != content]
     assert len(changed) == 11 and all("/.github/workflows/" in path for path in changed)
+    workflow = next(templates.glob("level1/*/.github/workflows/ci.yml")).read_text()
+    assert "- uses: actions/checkout@v5.0.1  # zizmor: ignore[unpinned-uses] tag kept" in workflow
 
 
 def test_bump__an_action_pinned_to_a_sha_keeps_its_tag_in_a_comment(templates):

@@ -73,6 +73,15 @@ def assess(session: nox.Session) -> None:
 
 
 @nox.session
+def bump(session: nox.Session) -> None:
+    """Move a package or action pin in every level at once: bump -- NAME VERSION [--sha SHA]."""
+    if len(session.posargs) < 2:
+        session.error("name the pin and its version: nox -s bump -- NAME VERSION [--sha SHA]")
+    session.install("--group", "test")
+    session.run("python", "tools/bump.py", *session.posargs)
+
+
+@nox.session
 def new(session: nox.Session) -> None:
     """Render level N into FOLDER (default ./out) and run its main pipeline: new -- N [FOLDER]."""
     session.install("--group", "test")

@@ -24,6 +24,8 @@ def test_progression__only_declared_changes(bake, low, high, answers):
 
 def test_progression__manifest_names_only_real_levels_and_kinds():
     manifest = tomllib.loads(ladder.EVOLUTIONS.read_text())
+    pins = manifest.pop("pins", {})
+    assert all(isinstance(why, str) and why.strip() for why in pins.values()), pins
     assert set(manifest) <= {f"level{high}" for _, high in PAIRS}
     for sections in manifest.values():
         assert set(sections) <= {*ladder.KINDS, "upgrade"}

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import tomllib
+from pathlib import Path
 
 import ladder
 import nbformat
@@ -151,6 +152,40 @@ def test_render__workflows_are_valid_github_actions(bake, level):
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def audit(folder: Path) -> subprocess.CompletedProcess:
+    """zizmor's offline audit of a folder's workflows, findings of medium severity and above."""
+    return subprocess.run(
+        ["zizmor", "--offline", "--min-severity", "medium", ".github/workflows"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 1])
+def test_render__workflows_pass_a_security_audit(bake, level):
+    project = bake(level)
+    result = audit(project)
+    assert result.returncode == 0, f"zizmor findings at level {level}:\n{result.stdout}"
+    for workflow in (project / ".github" / "workflows").glob("*.yml"):
+        for ignore in re.finditer(
+            r"# zizmor: ignore\[(?P<audits>[^\]]*)\](?P<why>.*)", workflow.read_text()
+        ):
+            assert ignore["audits"] == "unpinned-uses", f"{workflow.name}: only tags may be excused"
+            assert ignore["why"].strip(), f"{workflow.name}: an ignore without its reason"
+
+
+def test_audit__finds_a_checkout_that_keeps_its_credentials(tmp_path):
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text(
+        "on: push\npermissions: {}\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v5\n"
+    )
+    result = audit(tmp_path)
+    assert result.returncode != 0 and "artipacked" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 1])

@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base", default="HEAD", help="the git revision before your edit")
     args = parser.parse_args(argv)
     try:
-        steps = propagate(args.level, args.paths, rev=args.base)
+        steps = propagate(args.level, args.paths, ladder.TEMPLATES, args.base)
     except Refused as refusal:
         print(f"propagate refused: {refusal}", file=sys.stderr)
         return 2

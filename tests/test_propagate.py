@@ -90,6 +90,7 @@ def test_propagate__a_conflict_writes_nothing_and_names_the_level_and_file(
     assert f"Conflict in level 3's {CLI}:\n<<<<<<< level 3\n" in printed
     assert 'help="simulate rides"' in printed and ">>>>>>> level 2, edited" in printed
     assert "Nothing was written. Make the edit by hand in level 3" in printed
+    assert "carry it on from there: python3 -m nox -s propagate -- 3 PATH..." in printed
     assert "level 4" not in printed.split("Conflict in")[0]  # the chain stops at the conflict
 
 

@@ -186,7 +186,7 @@ def report(low: int, steps: Sequence[Step], templates: Path) -> str:
         levels = ", ".join(str(step.level) for step in conflicts)
         lines.append(
             f"Nothing was written. Make the edit by hand in level {levels}, then carry it on "
-            "from there: python3 -m nox -s propagate -- LEVEL PATH..."
+            f"from there: python3 -m nox -s propagate -- {conflicts[0].level} PATH..."
         )
     elif written:
         lines.append(

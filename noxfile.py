@@ -62,7 +62,7 @@ def upgrade(session: nox.Session) -> None:
 def propagate(session: nox.Session) -> None:
     """Carry an edit of level N's template files into the levels above: propagate -- N PATH..."""
     if len(session.posargs) < 2:
-        session.error("name the level you edited and its files: nox -s propagate -- N PATH...")
+        session.error("name the level you edited and its files: propagate -- N PATH [PATH ...]")
     session.install("--group", "test")
     with session.chdir(session.invoked_from):  # PATH may be relative to where nox was run
         session.run("python", f"{HERE}/tools/propagate.py", *session.posargs)

@@ -45,7 +45,7 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session
 def diff(session: nox.Session) -> None:
-    """What level B adds to level A, with the why of each file: diff -- A B [--html PATH]."""
+    """What level B adds to level A, and why: diff -- A B [--html PATH], or diff -- --update."""
     session.install("--group", "test")
     with session.chdir(session.invoked_from):  # --html PATH is relative to where nox was run
         session.run("python", f"{HERE}/tools/ladder.py", "diff", *(session.posargs or ["0", "1"]))
@@ -60,6 +60,16 @@ def upgrade(session: nox.Session) -> None:
     with session.chdir(session.invoked_from):  # PATH is relative to where nox was run
         # Exit code 1 means "merged, with conflicts to resolve": the report says which.
         session.run("python", f"{HERE}/tools/upgrade.py", *session.posargs, success_codes=[0, 1])
+
+
+@nox.session
+def propagate(session: nox.Session) -> None:
+    """Carry an edit of level N's template files into the levels above: propagate -- N PATH..."""
+    if len(session.posargs) < 2:
+        session.error("name the level you edited and its files: propagate -- N PATH [PATH ...]")
+    session.install("--group", "test")
+    with session.chdir(session.invoked_from):  # PATH may be relative to where nox was run
+        session.run("python", f"{HERE}/tools/propagate.py", *session.posargs)
 
 
 @nox.session

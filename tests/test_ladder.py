@@ -10,7 +10,7 @@ from cookiecutter.main import cookiecutter
 
 
 def test_levels__lists_every_template_folder_in_order():
-    folders = sorted(path.name for path in ladder.TEMPLATES.iterdir() if path.is_dir())
+    folders = sorted(path.parent.name for path in ladder.TEMPLATES.glob("*/cookiecutter.json"))
     assert [f"level{level}" for level in ladder.levels()] == folders
 
 

@@ -2,6 +2,7 @@
 
 python tools/ladder.py diff 0 1          what level 1 adds to level 0
 python tools/ladder.py diff 0 1 --html diff.html   and a side-by-side page of it
+python tools/ladder.py diff --update     rewrite the golden diffs, templates/diffs/A-B.diff
 python tools/ladder.py new 1 [FOLDER]    render level 1 into FOLDER and run its first run
 """
 
@@ -25,6 +26,7 @@ from cookiecutter.main import cookiecutter
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
 EVOLUTIONS = TEMPLATES / "evolutions.toml"
+RECORD = ".mlops-ladder.json"
 
 # Runs record the git commit, so levels 2+ commit the rendered project first; a machine
 # without a git identity gets a placeholder one for that commit.
@@ -171,9 +173,35 @@ def _lines(content: bytes) -> list[str]:
         return ["<binary file>\n"]
 
 
-def diff_text(low: int, high: int, answers: Mapping[str, str] | None = None) -> str:
+def comparable(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The files without the record's `template_commit`, which no level adds or removes.
+
+    The post-gen hook records the mlops-ladder commit only when the level's template folder is
+    clean in git, so two renders of one level differ while someone edits it. Dropping the key
+    and writing the record back as the hook does gives the record a copy outside git renders.
+    """
+    if RECORD not in files:
+        return dict(files)
+    record = json.loads(files[RECORD])
+    record.pop("template_commit", None)
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    return {**files, RECORD: text.encode()}
+
+
+def diff_text(
+    low: int, high: int, answers: Mapping[str, str] | None = None, templates: Path = TEMPLATES
+) -> str:
     """A summary of what level `high` adds to level `low`, the reason per file, the diff."""
-    lower, upper, why = _both_levels(low, high, answers)
+    lower, upper, _ = _both_levels(low, high, answers, templates)
+    return annotated_diff(low, high, lower, upper)
+
+
+def annotated_diff(
+    low: int, high: int, lower: Mapping[str, bytes], upper: Mapping[str, bytes]
+) -> str:
+    """What `diff_text` prints, for two rendered levels' files."""
+    lower, upper = comparable(lower), comparable(upper)
+    why = reasons(low, high, package_of(upper))
     changes = compare(lower, upper)
     diffs = {
         path: list(
@@ -206,18 +234,73 @@ def diff_text(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
 
 
 def _both_levels(
-    low: int, high: int, answers: Mapping[str, str] | None
+    low: int, high: int, answers: Mapping[str, str] | None, templates: Path = TEMPLATES
 ) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, str]]:
     """Both levels' files, rendered from the same answers, and the reasons between them."""
-    return _rendered_pair(low, high, tuple(sorted((answers or {}).items())))
+    return _rendered_pair(low, high, tuple(sorted((answers or {}).items())), templates)
 
 
 @functools.cache
-def _rendered_pair(low: int, high: int, answers: tuple[tuple[str, str], ...]):
+def _rendered_pair(low: int, high: int, answers: tuple[tuple[str, str], ...], templates: Path):
     with tempfile.TemporaryDirectory() as workdir, quiet_stdout():
-        lower = tree(render(low, Path(workdir) / "lower", dict(answers)))
-        upper = tree(render(high, Path(workdir) / "upper", dict(answers)))
+        lower = comparable(tree(render(low, Path(workdir) / "lower", dict(answers), templates)))
+        upper = comparable(tree(render(high, Path(workdir) / "upper", dict(answers), templates)))
     return lower, upper, reasons(low, high, package_of(upper))
+
+
+def golden_path(low: int, high: int, templates: Path = TEMPLATES) -> Path:
+    """The committed diff of two adjacent levels, rendered from the default answers."""
+    return templates / "diffs" / f"{low}-{high}.diff"
+
+
+# What a failing golden diff shows of the difference, before it says how to see the rest.
+DRIFT_LINES = 40
+
+
+def golden_drift(low: int, high: int, rendered: str, templates: Path = TEMPLATES) -> str | None:
+    """None if `rendered` is the committed diff of the pair, else what differs and what to do."""
+    golden = golden_path(low, high, templates)
+    name = golden.relative_to(templates.parent).as_posix()
+    committed = golden.read_text(encoding="utf-8") if golden.is_file() else ""
+    if committed == rendered:
+        return None
+    drift = list(
+        difflib.unified_diff(
+            committed.splitlines(keepends=True),
+            rendered.splitlines(keepends=True),
+            f"{name} (committed)",
+            f"levels {low}-{high} (rendered now)",
+        )
+    )
+    shown = "".join(drift[:DRIFT_LINES])
+    if len(drift) > DRIFT_LINES:
+        more = len(drift) - DRIFT_LINES
+        shown += f"... {more} more lines: python3 -m nox -s diff -- {low} {high}\n"
+    return (
+        f"What level {high} adds to level {low} is not the committed {name}"
+        + ("" if committed else " (there is none)")
+        + f":\n{shown}\n"
+        f"If the change is intended, rewrite the golden diffs and commit them:\n"
+        f"  python3 -m nox -s diff -- --update\n"
+        f"If it is an edit made in level {low} that level {high} and above should have too, "
+        f"carry it up instead:\n"
+        f"  python3 -m nox -s propagate -- {low} PATH...\n"
+    )
+
+
+def update_goldens(templates: Path = TEMPLATES) -> dict[str, str]:
+    """Rewrite the golden diff of every adjacent pair; what happened to each file."""
+    done = {}
+    for low, high in zip(levels(), levels()[1:], strict=False):
+        golden = golden_path(low, high, templates)
+        text = diff_text(low, high, templates=templates)
+        before = golden.read_text(encoding="utf-8") if golden.is_file() else None
+        if before != text:
+            golden.parent.mkdir(exist_ok=True)
+            golden.write_text(text, encoding="utf-8")
+        state = "created" if before is None else "unchanged" if before == text else "updated"
+        done[golden.relative_to(templates.parent).as_posix()] = state
+    return done
 
 
 @contextlib.contextmanager
@@ -345,15 +428,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="mlops-ladder helpers")
     commands = parser.add_subparsers(dest="command", required=True)
     diff = commands.add_parser("diff", help="what level HIGH adds to level LOW")
-    diff.add_argument("low", type=int, choices=levels())
-    diff.add_argument("high", type=int, choices=levels())
+    diff.add_argument("low", type=int, choices=levels(), nargs="?")
+    diff.add_argument("high", type=int, choices=levels(), nargs="?")
     diff.add_argument("--html", type=Path, metavar="PATH", help="also write a side-by-side page")
+    diff.add_argument(
+        "--update", action="store_true", help="rewrite the golden diff of every adjacent pair"
+    )
     new = commands.add_parser("new", help="render a level and run its main pipeline")
     new.add_argument("level", type=int, choices=levels())
     new.add_argument("folder", type=Path, nargs="?", help="default: ./out/levelN")
     args = parser.parse_args(argv)
 
-    if args.command == "diff":
+    if args.command == "diff" and args.update:
+        if args.low is not None or args.html:
+            parser.error("diff --update takes no levels and no --html: it rewrites every pair")
+        for name, state in update_goldens(TEMPLATES).items():
+            print(f"{state:9s} {name}")
+    elif args.command == "diff":
+        if args.low is None or args.high is None:
+            parser.error("diff needs two levels, LOW HIGH (or --update)")
         if args.low >= args.high:
             parser.error("diff LOW HIGH needs LOW < HIGH")
         if args.html and not args.html.parent.is_dir():

@@ -15,7 +15,7 @@ import ladder
 ROOT = ladder.ROOT
 DOCS = ROOT / "docs"
 LESSONS = {level: DOCS / f"level{level}.md" for level in ladder.levels()}
-LINKED = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+LINKED = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted(DOCS.glob("*.md"))]
 
 FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 HEADING = re.compile(r"^(?P<marks>#{1,6}) +(?P<title>.+?) *#*$")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ladder
+import merge
 from cookiecutter.exceptions import CookiecutterException
 
 RECORD = ".mlops-ladder.json"
@@ -196,20 +197,9 @@ def _plan(project: Path, path: str, base: bytes | None, theirs: bytes | None, ou
 
 
 def _merge(file: Path, base: bytes, theirs: bytes, outcome: Outcome) -> tuple[bytes, bool] | None:
-    """Three-way merge with git's own algorithm: the merged text and whether it is clean."""
-    with tempfile.TemporaryDirectory() as workdir:
-        base_file, theirs_file = Path(workdir) / "base", Path(workdir) / "theirs"
-        base_file.write_bytes(base)
-        theirs_file.write_bytes(theirs)
-        labels = ["yours", f"level {outcome.low}", f"level {outcome.high}"]
-        merged = subprocess.run(
-            ["git", "merge-file", "-p", *(arg for label in labels for arg in ("-L", label))]
-            + [str(file), str(base_file), str(theirs_file)],
-            capture_output=True,
-        )
-    if merged.returncode < 0 or merged.returncode > 127:
-        return None
-    return merged.stdout, merged.returncode == 0
+    """Three-way merge of the new level into your file: the merged text and whether it is clean."""
+    labels = ("yours", f"level {outcome.low}", f"level {outcome.high}")
+    return merge.three_way(file.read_bytes(), base, theirs, labels)
 
 
 def _mode(path: Path) -> int | None:

@@ -28,25 +28,29 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Fast tests: rendering, answers, workflows, progression between levels."""
     session.install("--group", "test")
-    session.run("pytest", "tests", "--ignore=tests/e2e", "--durations=15", *session.posargs)
+    session.run(
+        "pytest", "tests", "--ignore=tests/e2e", "--durations=15", "--numprocesses=auto",
+        *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session
 def e2e(session: nox.Session) -> None:
-    """Render the named levels (default: all) and run each generated project for real."""
+    """Render levels (default: all), run each project for real: e2e -- [N ...] [PYTEST-ARGS]."""
     session.install("--group", "test")
-    levels = ",".join(session.posargs)
-    # Two workers (this is sized for 2 cores); a level's tests stay on one worker (loadgroup).
+    levels = [arg for arg in session.posargs if arg.isdigit()]
+    pytest_args = [arg for arg in session.posargs if not arg.isdigit()]
+    # Two workers for two cores; the tests of one level's module stay on one worker (loadgroup).
     session.run(
-        "pytest", "tests/e2e", "--tb=short", f"--levels={levels or 'all'}", "--durations=15",
-        "--numprocesses=2", "--dist=loadgroup",
+        "pytest", "tests/e2e", "--tb=short", f"--levels={','.join(levels) or 'all'}",
+        "--durations=15", "--numprocesses=2", "--dist=loadgroup", *pytest_args,
     )  # fmt: skip
 
 
 @nox.session
 def diff(session: nox.Session) -> None:
     """What level B adds to level A, and why: diff -- A B [--html PATH], or diff -- --update."""
-    session.install("--group", "test")
+    session.install("--group", "ladder")
     with session.chdir(session.invoked_from):  # --html PATH is relative to where nox was run
         session.run("python", f"{HERE}/tools/ladder.py", "diff", *(session.posargs or ["0", "1"]))
 
@@ -56,7 +60,7 @@ def upgrade(session: nox.Session) -> None:
     """Level up a generated project, keeping your edits: upgrade -- PATH [--to N]."""
     if not session.posargs:
         session.error("name the project to upgrade: nox -s upgrade -- PATH [--to N]")
-    session.install("--group", "test")
+    session.install("--group", "ladder")
     with session.chdir(session.invoked_from):  # PATH is relative to where nox was run
         # Exit code 1 means "merged, with conflicts to resolve": the report says which.
         session.run("python", f"{HERE}/tools/upgrade.py", *session.posargs, success_codes=[0, 1])
@@ -67,7 +71,7 @@ def propagate(session: nox.Session) -> None:
     """Carry an edit of level N's template files into the levels above: propagate -- N PATH..."""
     if len(session.posargs) < 2:
         session.error("name the level you edited and its files: propagate -- N PATH [PATH ...]")
-    session.install("--group", "test")
+    session.install("--group", "ladder")
     with session.chdir(session.invoked_from):  # PATH may be relative to where nox was run
         session.run("python", f"{HERE}/tools/propagate.py", *session.posargs)
 
@@ -77,7 +81,7 @@ def assess(session: nox.Session) -> None:
     """Which maturity level any repository reaches, and its next step: assess -- PATH [--json]."""
     if not session.posargs:
         session.error("name the repository to assess: nox -s assess -- PATH [--json]")
-    session.install("--group", "test")
+    session.install("--group", "ladder")
     with session.chdir(session.invoked_from):
         session.run("python", f"{HERE}/tools/assess.py", *session.posargs)
 
@@ -87,14 +91,14 @@ def bump(session: nox.Session) -> None:
     """Move a package or action pin in every level at once: bump -- NAME VERSION [--sha SHA]."""
     if len(session.posargs) < 2:
         session.error("name the pin and its version: nox -s bump -- NAME VERSION [--sha SHA]")
-    session.install("--group", "test")
+    session.install("--group", "ladder")
     session.run("python", "tools/bump.py", *session.posargs)
 
 
 @nox.session
 def new(session: nox.Session) -> None:
     """Render level N into FOLDER (default ./out) and run its main pipeline: new -- N [FOLDER]."""
-    session.install("--group", "test")
+    session.install("--group", "ladder")
     session.run("python", "tools/ladder.py", "new", *(session.posargs or ["1"]))
 
 

@@ -39,8 +39,12 @@ BAD_PAYLOADS = [
 
 def with_mediocre_champion(project):
     """The project with a new, empty registry, and alpha=300 for a deliberately mediocre first
-    champion; the data ingested by the first run stays."""
-    for made in ("mlflow.db", "mlruns", "reports/gate.json", "reports/decisions.jsonl"):
+    champion; the data ingested by the first run stays. DVC's run cache goes too: it would
+    restore models trained for the old registry, unknown to the new one."""
+    made_by_the_first_run = (
+        "mlflow.db", "mlruns", ".dvc/cache/runs", "reports/gate.json", "reports/decisions.jsonl"
+    )  # fmt: skip
+    for made in made_by_the_first_run:
         path = project / made
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     set_param(project, "alpha", FIRST_ALPHA)

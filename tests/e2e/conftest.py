@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from projects import FirstRun, copy_project, make_first_run
-from runs import git_commit_all, train_output
+from runs import git_commit_all
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +59,35 @@ def level2(module_copy) -> Path:
     return project
 
 
-@pytest.fixture(scope="module")
-def level1_train_output(level1) -> str:
-    """What `python -m <package> train` prints, run again in the level-1 project."""
-    return train_output(level1)
+@pytest.fixture(scope="session")
+def level1_train_output(first_run) -> str:
+    """What the level-1 first run printed; its last step is `python -m <package> train`."""
+    return first_run(1).output
+
+
+# The xdist scheduler hands tests out in collection order, so the longest go first and the
+# short ones fill the gaps at the end (rough order, from the --durations of a run on 2 cores).
+LONGEST_FIRST = (
+    "test_level_up.py",
+    "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[4]",
+    "test_level4.py",
+    "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[3]",
+    "test_level3.py::test_team_mode",
+    "test_level2.py",
+    "test_level3.py::test_release_flow",
+    "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[2]",
+    "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[1]",
+    "test_level1.py",
+    "test_level3.py::test_cd_workflow",
+    "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[0]",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest tests first (a stable sort: file order stays within each)."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.nodeid.rsplit("/", 1)[-1]
+        return next((n for n, p in enumerate(LONGEST_FIRST) if name.startswith(p)), 99)
+
+    items.sort(key=rank)

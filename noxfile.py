@@ -38,12 +38,14 @@ def tests(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Render levels (default: all), run each project for real: e2e -- [N ...] [PYTEST-ARGS]."""
     session.install("--group", "test")
-    levels = [arg for arg in session.posargs if arg.isdigit()]
-    pytest_args = [arg for arg in session.posargs if not arg.isdigit()]
+    args = list(session.posargs)
+    levels = []  # the leading numbers; what follows goes to pytest (`-n 3` stays pytest's)
+    while args and args[0].isdigit():
+        levels.append(args.pop(0))
     # Two workers for two cores; the tests of one level's module stay on one worker (loadgroup).
     session.run(
         "pytest", "tests/e2e", "--tb=short", f"--levels={','.join(levels) or 'all'}",
-        "--durations=15", "--numprocesses=2", "--dist=loadgroup", *pytest_args,
+        "--durations=15", "--numprocesses=2", "--dist=loadgroup", *args,
     )  # fmt: skip
 
 

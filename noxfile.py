@@ -10,8 +10,9 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "tests", "e2e"]
 nox.options.reuse_venv = "yes"
 
-# One uv cache for the sessions and for every generated project's venv; compiled bytecode
-# makes those venvs start faster.
+# The sessions' own venvs are built once and reused, so their bytecode is compiled at install
+# (this machine may turn off writing it lazily); generated projects write theirs as they import
+# (see ladder.project_env).
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 HERE = Path(__file__).resolve().parent
 

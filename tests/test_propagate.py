@@ -90,8 +90,38 @@ def test_propagate__a_conflict_writes_nothing_and_names_the_level_and_file(
     assert f"Conflict in level 3's {CLI}:\n<<<<<<< level 3\n" in printed
     assert 'help="simulate rides"' in printed and ">>>>>>> level 2, edited" in printed
     assert "Nothing was written. Make the edit by hand in level 3" in printed
-    assert "carry it on from there: python3 -m nox -s propagate -- 3 PATH..." in printed
+    assert "  python3 -m nox -s propagate -- 3 PATH...   (on from level 3)" in printed
+    assert "--to" not in printed, "no level lies between 2 and the conflict"
     assert "level 4" not in printed.split("Conflict in")[0]  # the chain stops at the conflict
+
+
+def test_propagate__a_conflict_two_levels_up_says_how_to_reach_the_levels_between(
+    templates, monkeypatch, capsys
+):
+    edit(templates, 4, CLI, HELP, 'help="simulate rides"')
+    commit(templates.parent, "Level 4 words it its own way")
+    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
+    before = snapshot(templates)
+    monkeypatch.setattr(ladder, "TEMPLATES", templates)
+
+    assert propagate.main(["2", CLI]) == 1
+    printed = capsys.readouterr().out
+    assert snapshot(templates) == before
+    assert "  python3 -m nox -s propagate -- 2 PATH... --to 3   (the levels below it)" in printed
+    assert "propagate -- 4" not in printed, "level 4 is the top: nothing to carry on"
+
+    # As advised: level 4 by hand, then the levels between with --to.
+    edit(templates, 4, CLI, 'help="simulate rides"', 'help="write simulated months of rides"')
+    assert propagate.main(["2", CLI, "--to", "3"]) == 0
+    level3 = (templates / "level3" / CLI).read_text()
+    assert 'help="write simulated months of rides"' in level3
+
+
+def test_propagate__refuses_a_to_outside_the_levels_above(templates, monkeypatch, capsys):
+    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
+    monkeypatch.setattr(ladder, "TEMPLATES", templates)
+    assert propagate.main(["2", CLI, "--to", "2"]) == 2
+    assert "--to 2: choose a level from 3 to 4" in capsys.readouterr().err
 
 
 def test_propagate__a_file_new_in_level_n_is_added_above_with_its_mode(templates):

@@ -105,7 +105,7 @@ def bump_package_line(line: str, name: str, version: str) -> str:
 def bump_action_line(line: str, name: str, version: str, sha: str | None) -> str:
     """The line with NAME's `uses:` ref set to VERSION, or to SHA with VERSION in a comment."""
     match = USES.search(line)
-    if not match or match["action"].lower() != name.lower():
+    if not match or _repository(match["action"]) != name.lower():
         return line
     if sha is not None:
         ref, comment = sha, f" # {version}"
@@ -137,11 +137,13 @@ def edits(templates: Path, name: str, version: str, sha: str | None) -> tuple[li
 def apply(found: Sequence[Edit]) -> None:
     """Write the edited lines back, file by file, keeping every other byte."""
     for path in sorted({edit.path for edit in found}):
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        with path.open(encoding="utf-8", newline="") as source:  # keep CRLF as it is
+            lines = source.read().splitlines(keepends=True)
         for edit in (edit for edit in found if edit.path == path):
             ending = lines[edit.number - 1][len(edit.old) :]
             lines[edit.number - 1] = edit.new + ending
-        path.write_text("".join(lines), encoding="utf-8")
+        with path.open("w", encoding="utf-8", newline="") as target:
+            target.write("".join(lines))
 
 
 def locks_to_refresh(found: Sequence[Edit]) -> list[Path]:
@@ -172,6 +174,7 @@ def report(found: Sequence[Edit], name: str, version: str, root: Path) -> str:
     files = len({edit.path for edit in found})
     if found:
         lines.append(f"{name} -> {version}: {len(found)} lines changed in {files} files")
+        lines.append("Next: python3 -m nox -s diff -- --update (the golden diffs show pins too)")
     else:
         lines.append(f"{name} is already at {version} everywhere: nothing to change")
     lines += [f"re-lock: {lock}" for lock in locks_to_refresh(found)]
@@ -186,7 +189,12 @@ def pins_on(line: str) -> Iterator[tuple[str, str]]:
         yield normalise(match["image"].rsplit("/", 1)[-1]), match["tag"].removeprefix("v")
     if match := USES.search(line):
         version = (match["comment"] or "").strip() if SHA.match(match["ref"]) else ""
-        yield match["action"].lower(), f"{match['ref']} {version}".strip()
+        yield _repository(match["action"]), f"{match['ref']} {version}".strip()
+
+
+def _repository(action: str) -> str:
+    """The repository of an action: `github/codeql-action/init` is `github/codeql-action`."""
+    return "/".join(action.lower().split("/")[:2])
 
 
 def pins(templates: Path) -> dict[str, dict[str, list[str]]]:

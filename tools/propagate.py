@@ -1,6 +1,6 @@
 """Carry an edit made in one level's template files into the levels above.
 
-python tools/propagate.py N PATH... [--base REV]
+python tools/propagate.py N PATH... [--base REV] [--to K]
 
 PATH is a template file of level N, relative to the repository
 (`templates/level2/{{cookiecutter.project_slug}}/src/{{cookiecutter.package_name}}/cli.py`), to
@@ -19,7 +19,8 @@ level N goes to the levels above that lack it), "absent" (the level dropped the 
 stops there) or "conflict". Every file of every level is merged in memory first, and if any
 conflict remains NOTHING is written (exit 1) and the conflicting hunks are printed: a
 half-carried edit would leave the lessons disagreeing, and markers inside Jinja sources break
-the render. Make the edit by hand in the level that conflicts, then carry it on from there.
+the render. Make the edit by hand in the level K that conflicts; carry it to the levels between
+with `--to K-1` (they stop below K), and on from K with `propagate K PATH`.
 Nothing is committed; rewrite the golden diffs (`nox -s diff -- --update`) and review with git.
 """
 
@@ -96,8 +97,8 @@ def _git(templates: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", "-C", str(templates), *args], capture_output=True)
 
 
-def chain(low: int, relative: str, templates: Path, rev: str) -> list[Step]:
-    """Plan, in memory, the edit of one file of level `low` in every level above it."""
+def chain(low: int, relative: str, templates: Path, rev: str, to: int) -> list[Step]:
+    """Plan, in memory, the edit of one file of level `low` in the levels above it, to `to`."""
     file = templates / f"level{low}" / relative
     base, theirs = _at(rev, templates, low, relative), file.read_bytes()
     if base == theirs:
@@ -107,7 +108,7 @@ def chain(low: int, relative: str, templates: Path, rev: str) -> list[Step]:
         )
     mode = file.stat().st_mode & 0o777
     steps = []
-    for level in range(low + 1, ladder.levels()[-1] + 1):
+    for level in range(low + 1, to + 1):
         upper = templates / f"level{level}" / relative
         ours = upper.read_bytes() if upper.is_file() else None
         if ours is None and base is not None:
@@ -141,16 +142,24 @@ def _merge_into(
 
 
 def propagate(
-    low: int, paths: Sequence[str], templates: Path = ladder.TEMPLATES, rev: str = "HEAD"
+    low: int,
+    paths: Sequence[str],
+    templates: Path = ladder.TEMPLATES,
+    rev: str = "HEAD",
+    to: int | None = None,
 ) -> list[Step]:
-    """Carry level `low`'s edit of each path into the levels above; write only if all merge."""
+    """Carry level `low`'s edit of each path into the levels above, up to level `to` (default:
+    the top); write only if all merge."""
     top = ladder.levels()[-1]
     if low >= top:
         raise Refused(f"level {low} is the top of the ladder: there is no level above it")
+    to = top if to is None else to
+    if not low < to <= top:
+        raise Refused(f"--to {to}: choose a level from {low + 1} to {top}")
     if _git(templates, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}").returncode:
         raise Refused(f"{templates} has no git revision {rev!r} to take the edit against")
     relatives = dict.fromkeys(level_path(low, path, templates, rev) for path in paths)
-    steps = [step for relative in relatives for step in chain(low, relative, templates, rev)]
+    steps = [step for rel in relatives for step in chain(low, rel, templates, rev, to)]
     if not any(step.action == "conflict" for step in steps):
         _write(steps, templates)
     return steps
@@ -183,11 +192,7 @@ def report(low: int, steps: Sequence[Step], templates: Path) -> str:
         lines += [hunk.rstrip("\n") for hunk in step.hunks]
         lines.append("")
     if conflicts:
-        levels = ", ".join(str(step.level) for step in conflicts)
-        lines.append(
-            f"Nothing was written. Make the edit by hand in level {levels}, then carry it on "
-            f"from there: python3 -m nox -s propagate -- {conflicts[0].level} PATH..."
-        )
+        lines += advice_on_conflict(low, min(step.level for step in conflicts))
     elif written:
         lines.append(
             f"Wrote {len(written)} file(s); nothing is committed. Rewrite the golden diffs "
@@ -198,6 +203,17 @@ def report(low: int, steps: Sequence[Step], templates: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def advice_on_conflict(low: int, level: int) -> list[str]:
+    """What to run after a conflict at `level`: the levels below it, then on from it."""
+    command = "python3 -m nox -s propagate --"
+    lines = [f"Nothing was written. Make the edit by hand in level {level}, then:"]
+    if level - 1 > low:
+        lines.append(f"  {command} {low} PATH... --to {level - 1}   (the levels below it)")
+    if level < ladder.levels()[-1]:
+        lines.append(f"  {command} {level} PATH...   (on from level {level})")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Carry an edit of level N's template files into the levels above. "
@@ -206,9 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("level", type=int, choices=ladder.levels(), help="the level you edited")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="template files of that level")
     parser.add_argument("--base", default="HEAD", help="the git revision before your edit")
+    parser.add_argument("--to", type=int, help="the highest level to carry it to (default: top)")
     args = parser.parse_args(argv)
     try:
-        steps = propagate(args.level, args.paths, ladder.TEMPLATES, args.base)
+        steps = propagate(args.level, args.paths, ladder.TEMPLATES, args.base, args.to)
     except Refused as refusal:
         print(f"propagate refused: {refusal}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import ladder
@@ -25,11 +26,12 @@ def exclusive(lock: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@dataclass(frozen=True)
 class FirstRun:
     """A level's first run: the project as `nox -s new -- N` left it, and what it printed."""
 
-    def __init__(self, project: Path, output: str) -> None:
-        self.project, self.output = project, output
+    project: Path
+    output: str
 
 
 def make_first_run(level: int, folder: Path) -> FirstRun:

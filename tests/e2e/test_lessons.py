@@ -5,6 +5,7 @@ Two things differ from a learner's laptop, so that the lessons can run beside ot
 - The lesson's `python3 -m nox -s new -- N` is the session's first run of level N (made once by
   the same command behind that session, `tools/ladder.py new N`; see conftest.py): the lesson
   gets a copy of that project in out/levelN/, and the output it checks is what that run printed.
+  Lesson 1 alone runs the real command, through nox, in its clone: the README's quickstart.
 - The service listens on a free port instead of 8000: SERVE_PORT is set, and 8000 in the
   lesson's commands and output stands for that port.
 """
@@ -62,7 +63,8 @@ def fresh_clone(target: Path, env: dict[str, str]) -> Path:
 
 
 NEW = re.compile(r"python3 -m nox -s new -- (?P<level>\d)")
-PORT = re.compile(r"\b8000\b")
+THROUGH_NOX = 1  # the level whose lesson runs `nox -s new` for real (the README's quickstart)
+PORT = re.compile(r"(?<=:)8000\b|(?<=port )8000\b")  # in URLs, and "port 8000 is free"
 
 
 def on_port(step: lessons.Step, port: int) -> lessons.Step:
@@ -122,7 +124,8 @@ def walk_through(lesson: Path, clone: Path, env: dict[str, str], first_run) -> l
         print(f"\n[{step.where} | {shown}] $ {step.command}", flush=True)
         started = time.monotonic()
         where_file.write_text(str(cwd))
-        if (new := NEW.fullmatch(step.command.strip())) and cwd == clone:
+        new = NEW.fullmatch(step.command.strip())
+        if new and cwd == clone and int(new["level"]) != THROUGH_NOX:
             made = first_run(int(new["level"]))
             copy_project(made.project, clone / "out" / f"level{new['level']}")
             code, output, ended_in = 0, made.output, cwd

@@ -69,19 +69,20 @@ def test_repro__a_second_run_with_nothing_changed_does_nothing(level2):
     assert len(mlflow_runs(level2)) == before
 
 
-def test_repro__a_changed_param_reruns_train_and_evaluate_only(level2):
-    params = level2 / "params.yaml"
-    original = params.read_text()
-    try:
-        params.write_text(original.replace("alpha: 1.0", "alpha: 2.0"))
-        printed = dvc(level2, "repro")
-        assert "Stage 'prepare' didn't change, skipping" in printed
-        assert "Running stage 'train'" in printed and "Running stage 'evaluate'" in printed
-    finally:
-        params.write_text(original)
-        ladder.run("git checkout HEAD -- dvc.lock metrics.json plots", level2)
-        dvc(level2, "checkout")
-    assert "Data and pipelines are up to date." in dvc(level2, "status")
+@pytest.fixture
+def own_level2(copy_of):
+    """A copy of the level-2 first run for one test that adds runs to its MLflow store."""
+    project = copy_of(2)
+    git_commit_all(project)
+    return project
+
+
+def test_repro__a_changed_param_reruns_train_and_evaluate_only(own_level2):
+    params = own_level2 / "params.yaml"
+    params.write_text(params.read_text().replace("alpha: 1.0", "alpha: 2.0"))
+    printed = dvc(own_level2, "repro")
+    assert "Stage 'prepare' didn't change, skipping" in printed
+    assert "Running stage 'train'" in printed and "Running stage 'evaluate'" in printed
 
 
 def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed, tmp_path):
@@ -100,16 +101,12 @@ def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed, tmp_path
         shutil.rmtree(clone)
 
 
-def test_exp_run__an_experiment_also_appears_in_mlflow(level2):
-    try:
-        printed = dvc(level2, "exp", "run", "-S", "train.alpha=0.25")
-        assert "Ran experiment" in printed
-        alphas = {run["params"]["train.alpha"] for run in mlflow_runs(level2)}
-        assert "0.25" in alphas
-        assert "0.25" in dvc(level2, "exp", "show", "--csv")
-    finally:
-        ladder.run("git reset --quiet --hard", level2)
-        dvc(level2, "checkout", "--force")
+def test_exp_run__an_experiment_also_appears_in_mlflow(own_level2):
+    printed = dvc(own_level2, "exp", "run", "-S", "train.alpha=0.25")
+    assert "Ran experiment" in printed
+    alphas = {run["params"]["train.alpha"] for run in mlflow_runs(own_level2)}
+    assert "0.25" in alphas
+    assert "0.25" in dvc(own_level2, "exp", "show", "--csv")
 
 
 def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2):

@@ -46,7 +46,10 @@ def with_mediocre_champion(project):
     )  # fmt: skip
     for made in made_by_the_first_run:
         path = project / made
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     set_param(project, "alpha", FIRST_ALPHA)
     git_commit_all(project)
     return project

@@ -97,19 +97,28 @@ def modules_run(project: Path, package: str, cmd: str) -> set[str]:
     return seen
 
 
+# They hold no logic: a docstring, and `__main__` the call of the CLI.
+NOT_REQUIRED = {"__init__.py", "__main__.py"}
+
+
 def missing_deps(project: Path) -> dict[str, list[str]]:
-    """Stage -> the module files it runs but does not list; a dep on the package folder has all."""
+    """Stage -> the module files it runs but does not list; a dep on the package folder has all.
+    A stage whose command runs no `python -m <package>...` that this test can follow is listed
+    too, so that a stage cannot pass unchecked."""
     package = next(project.glob("src/*/__init__.py")).parent.name
     stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
     missing = {}
     for name, stage in stages.items():
+        cmd = stage["cmd"] if isinstance(stage["cmd"], str) else " && ".join(stage["cmd"])
+        if not entry_points(cmd, package):
+            missing[name] = [f"(its cmd {cmd!r} runs no `python -m {package}...` to follow)"]
+            continue
         deps = {str(dep).rstrip("/") for dep in stage.get("deps", [])}
         if f"src/{package}" in deps:
             continue
-        needed = {
-            f"src/{package}/{module}.py" for module in modules_run(project, package, stage["cmd"])
-        }
-        if absent := sorted(needed - deps - {f"src/{package}/__main__.py"}):
+        needed = {f"src/{package}/{module}.py" for module in modules_run(project, package, cmd)}
+        allowed = {f"src/{package}/{module}" for module in NOT_REQUIRED}
+        if absent := sorted(needed - deps - allowed):
             missing[name] = absent
     return missing
 
@@ -163,3 +172,17 @@ def test_missing_deps__a_cli_subcommand_needs_only_its_own_branch(tmp_path):
     write(tmp_path / "dvc.yaml", yaml.safe_dump({"stages": stages}))
 
     assert missing_deps(tmp_path) == {"train": ["src/pkg/config.py", "src/pkg/train.py"]}
+
+
+def test_missing_deps__a_stage_whose_command_cannot_be_followed_is_reported(tmp_path):
+    write(tmp_path / "src" / "pkg" / "__init__.py", "")
+    stages = {
+        "script": {"cmd": "make train", "deps": ["Makefile"]},
+        "listed": {"cmd": ["echo start", "python -m pkg.x"], "deps": ["src/pkg/x.py"]},
+    }
+    write(tmp_path / "src" / "pkg" / "x.py", "")
+    write(tmp_path / "dvc.yaml", yaml.safe_dump({"stages": stages}))
+
+    assert missing_deps(tmp_path) == {
+        "script": ["(its cmd 'make train' runs no `python -m pkg...` to follow)"]
+    }

@@ -25,7 +25,7 @@ def read_month(path: Path) -> pd.DataFrame:
 
 
 def clean(rides: pd.DataFrame) -> pd.DataFrame:
-    """Add the ride duration in minutes and keep rides between 1 and 60 minutes."""
+    """Add the ride duration in minutes; keep the rides from MIN_MINUTES to MAX_MINUTES long."""
     elapsed = rides["lpep_dropoff_datetime"] - rides["lpep_pickup_datetime"]
     rides = rides.assign(**{TARGET: elapsed.dt.total_seconds() / 60})
     kept = rides[TARGET].between(MIN_MINUTES, MAX_MINUTES)

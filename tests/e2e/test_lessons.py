@@ -3,7 +3,7 @@ in a fresh clone of this repository, each checked against the output that the le
 
 Two things differ from a learner's laptop, so that the lessons can run beside other tests:
 - The lesson's `python3 -m nox -s new -- N` is the session's first run of level N (made once by
-  the same command behind that session, `tools/ladder.py new N`; see conftest.py): the lesson
+  the same command behind that session, `tools/ladder.py new N`; see projects.py): the lesson
   gets a copy of that project in out/levelN/, and the output it checks is what that run printed.
   Lesson 1 alone runs the real command, through nox, in its clone: the README's quickstart.
 - The service listens on a free port instead of 8000: SERVE_PORT is set, and 8000 in the

@@ -73,14 +73,20 @@ def test_propagate__a_second_run_finds_every_level_the_same(templates, capsys):
     assert snapshot(templates) == before
 
 
+def conflicting_edits(templates: Path, level: int, monkeypatch) -> dict[str, bytes]:
+    """`level` words the help string its own way (committed), then level 2 edits it; the
+    templates as they are before propagating, with ladder pointed at them."""
+    edit(templates, level, CLI, HELP, 'help="simulate rides"')
+    commit(templates.parent, f"Level {level} words it its own way")
+    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
+    monkeypatch.setattr(ladder, "TEMPLATES", templates)
+    return snapshot(templates)
+
+
 def test_propagate__a_conflict_writes_nothing_and_names_the_level_and_file(
     templates, monkeypatch, capsys
 ):
-    edit(templates, 3, CLI, HELP, 'help="simulate rides"')
-    commit(templates.parent, "Level 3 words it its own way")
-    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
-    before = snapshot(templates)
-    monkeypatch.setattr(ladder, "TEMPLATES", templates)
+    before = conflicting_edits(templates, 3, monkeypatch)
 
     assert propagate.main(["2", "src/{{cookiecutter.package_name}}/cli.py"]) == 1
 
@@ -98,11 +104,7 @@ def test_propagate__a_conflict_writes_nothing_and_names_the_level_and_file(
 def test_propagate__a_conflict_two_levels_up_says_how_to_reach_the_levels_between(
     templates, monkeypatch, capsys
 ):
-    edit(templates, 4, CLI, HELP, 'help="simulate rides"')
-    commit(templates.parent, "Level 4 words it its own way")
-    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
-    before = snapshot(templates)
-    monkeypatch.setattr(ladder, "TEMPLATES", templates)
+    before = conflicting_edits(templates, 4, monkeypatch)
 
     assert propagate.main(["2", CLI]) == 1
     printed = capsys.readouterr().out

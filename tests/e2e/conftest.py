@@ -31,6 +31,18 @@ def copy_of(first_run, tmp_path) -> Callable[[int], Path]:
     return lambda level: copy_project(first_run(level).project, tmp_path / f"level{level}")
 
 
+@pytest.fixture
+def committed_copy(copy_of) -> Callable[[int], Path]:
+    """A copy of a level's first run for this test alone, with everything in it committed."""
+
+    def make(level: int) -> Path:
+        project = copy_of(level)
+        git_commit_all(project)
+        return project
+
+    return make
+
+
 @pytest.fixture(scope="module")
 def module_copy(first_run, tmp_path_factory) -> Callable[[int], Path]:
     """A copy of a level's first run shared by the tests of one module (they restore what they

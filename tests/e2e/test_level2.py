@@ -70,11 +70,9 @@ def test_repro__a_second_run_with_nothing_changed_does_nothing(level2):
 
 
 @pytest.fixture
-def own_level2(copy_of):
+def own_level2(committed_copy):
     """A copy of the level-2 first run for one test that adds runs to its MLflow store."""
-    project = copy_of(2)
-    git_commit_all(project)
-    return project
+    return committed_copy(2)
 
 
 def test_repro__a_changed_param_reruns_train_and_evaluate_only(own_level2):

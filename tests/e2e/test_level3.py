@@ -110,10 +110,8 @@ def release_flow(project, tracking_uri: str) -> None:
 
 
 @pytest.fixture
-def level3(copy_of):
-    project = copy_of(3)
-    git_commit_all(project)
-    return project
+def level3(committed_copy):
+    return committed_copy(3)
 
 
 def test_release_flow__gate_rejects_worse_promotes_better_and_the_service_follows(level3):

@@ -96,6 +96,15 @@ def bump(session: nox.Session) -> None:
         session.error("name the pin and its version: nox -s bump -- NAME VERSION [--sha SHA]")
     session.install("--group", "ladder")
     session.run("python", "tools/bump.py", *session.posargs)
+    session.run("python", "tools/lock.py")  # the locks follow the pins
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Refresh the locks the templates ship (uv.lock; level 0's requirements.txt): lock -- [N ...]
+    [--upgrade] (--upgrade also moves what no pin holds to its newest version)."""
+    session.install("--group", "ladder")
+    session.run("python", "tools/lock.py", *session.posargs)
 
 
 @nox.session

@@ -56,7 +56,7 @@ def test_pins__a_level_that_pins_another_version_is_caught(templates):
 
     by_name = {problem.split(":")[0]: problem for problem in problems}
     assert sorted(by_name) == ["actions/checkout", "pandas"]
-    assert "2.3.2 at level2/{{cookiecutter.project_slug}}/pyproject.toml:13" in by_name["pandas"]
+    assert "2.3.2 at level2/{{cookiecutter.project_slug}}/pyproject.toml:14" in by_name["pandas"]
     assert not undeclared_disagreements(templates, {"pandas": "why", "actions/checkout": "why"})
 
 
@@ -65,7 +65,7 @@ def test_bump__a_package_moves_in_every_level_and_each_line_is_printed(templates
 
     out = capsys.readouterr().out
     assert "pandas -> 2.3.4: 5 lines changed in 5 files" in out
-    assert "templates/level0/{{cookiecutter.project_slug}}/requirements.txt:6\n" in out
+    assert "templates/level0/{{cookiecutter.project_slug}}/requirements.in:8\n" in out
     assert '  + "pandas==2.3.4",  # not 3.x' in out  # the comment stays
     assert set(bump.pins(templates)["pandas"]) == {"2.3.4"}
     assert not bump.disagreements(templates)
@@ -141,8 +141,10 @@ def test_bump__already_there_changes_nothing(templates, capsys):
     assert "pandas is already at 2.3.3 everywhere" in capsys.readouterr().out
 
 
-def test_bump__names_the_locks_a_changed_pyproject_makes_stale(templates):
-    project = next(templates.glob("level1/{{*"))
-    (project / "uv.lock").write_text("")
+def test_bump__names_the_locks_a_changed_pin_makes_stale(templates):
+    projects = [next(templates.glob(f"level{level}/{{{{*")) for level in range(5)]
     edits = bump.bump("numpy", "2.4.7", templates=templates)
-    assert bump.locks_to_refresh(edits) == [project / "uv.lock"]
+    stale = [projects[0] / "requirements.txt"] + [p / "uv.lock" for p in projects[1:]]
+    assert bump.locks_to_refresh(edits) == sorted(stale)
+    # the compiled requirements.txt is never edited by hand: its hashes would no longer match
+    assert not any(edit.path.name == "requirements.txt" for edit in edits)

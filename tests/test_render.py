@@ -23,6 +23,7 @@ EXPECTED_FILES = {
         ".mlops-ladder.json",
         "README.md",
         "duration-prediction.ipynb",
+        "requirements.in",
         "requirements.txt",
         "tlc_simulator.py",
     },
@@ -37,6 +38,7 @@ EXPECTED_FILES = {
         "README.md",
         "duration-prediction.ipynb",
         "pyproject.toml",
+        "uv.lock",
         *(f"src/{{package}}/{name}.py" for name in PACKAGE_MODULES),
         *(f"tests/{name}.py" for name in TEST_MODULES),
     },
@@ -101,7 +103,7 @@ def test_render__answers_reach_the_project(bake):
     author = {"name": ODD_ANSWERS["author_name"], "email": ODD_ANSWERS["author_email"]}
     assert meta["authors"] == [author]
     assert meta["description"] == ODD_ANSWERS["description"]
-    assert meta["requires-python"] == ">=3.13"
+    assert meta["requires-python"] == ">=3.11"  # what uv.lock resolves for, whatever the answer
     assert (path / ".python-version").read_text().strip() == "3.13"
 
 

@@ -3,11 +3,13 @@
 python tools/bump.py NAME VERSION [--sha SHA]
 
 NAME is a PyPI package (`pandas`, `mlflow[extras]` pins count too) or a GitHub action
-(`actions/checkout`). A package's `NAME==VERSION` pins move in requirements files, pyproject.toml
+(`actions/checkout`). A package's `NAME==VERSION` pins move in requirements.in, pyproject.toml
 dependency lists and groups, Dockerfiles, compose files and workflows, and so does a container
 image named after it (`ghcr.io/astral-sh/uv:0.13.9` for `uv`). An action's `uses:` lines move to
 the new tag or, with --sha, to that commit with the tag in a comment (`@<sha> # v5.0.1`). Every
 changed line is printed; nothing is written unless NAME is pinned somewhere and VERSION is sound.
+The locks that the moved pins make stale are named; `tools/lock.py` (which `nox -s bump` runs
+next) refreshes them.
 """
 
 import argparse
@@ -20,7 +22,9 @@ from pathlib import Path
 import ladder
 
 # The files that hold pins, by name; workflows by folder.
-PIN_FILES = {"requirements.txt", "pyproject.toml", "Dockerfile", "docker-compose.yml", "Makefile"}
+# Level 0's requirements.txt is not one: tools/lock.py compiles it from requirements.in.
+PIN_FILES = {"requirements.in", "pyproject.toml", "Dockerfile", "docker-compose.yml", "Makefile"}
+LOCK_OF = {"pyproject.toml": "uv.lock", "requirements.in": "requirements.txt"}
 WORKFLOWS = ".github/workflows"
 
 PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
@@ -147,9 +151,11 @@ def apply(found: Sequence[Edit]) -> None:
 
 
 def locks_to_refresh(found: Sequence[Edit]) -> list[Path]:
-    """The uv.lock files that go stale with these edits (none yet: the templates have no locks)."""
-    projects = {edit.path.parent for edit in found if edit.path.name == "pyproject.toml"}
-    return sorted(project / "uv.lock" for project in projects if (project / "uv.lock").exists())
+    """The locks that go stale with these edits: uv.lock, or level 0's requirements.txt."""
+    locks = {
+        edit.path.with_name(LOCK_OF[edit.path.name]) for edit in found if edit.path.name in LOCK_OF
+    }
+    return sorted(lock for lock in locks if lock.exists())
 
 
 def bump(
@@ -177,7 +183,13 @@ def report(found: Sequence[Edit], name: str, version: str, root: Path) -> str:
         lines.append("Next: python3 -m nox -s diff -- --update (the golden diffs show pins too)")
     else:
         lines.append(f"{name} is already at {version} everywhere: nothing to change")
-    lines += [f"re-lock: {lock}" for lock in locks_to_refresh(found)]
+    stale = locks_to_refresh(found)
+    lines += [
+        f"stale lock: {lock.relative_to(root) if lock.is_relative_to(root) else lock}"
+        for lock in stale
+    ]
+    if stale:
+        lines.append("Refresh them: python3 tools/lock.py (nox -s bump runs it for you)")
     return "\n".join(lines) + "\n"
 
 

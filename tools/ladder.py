@@ -13,6 +13,7 @@ import functools
 import html
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -44,14 +45,14 @@ FIRST_RUN = {
         ".venv/bin/jupyter nbconvert --to notebook --execute --inplace duration-prediction.ipynb",
     ],
     1: [
-        "uv sync --quiet",
+        "uv sync --locked --quiet",
         "uv run python -m {package} simulate 2024-01 2024-02",
         "uv run python -m {package} train",
     ],
     2: [
         "git init --quiet --initial-branch=main",
         COMMIT,
-        "uv sync --quiet",
+        "uv sync --locked --quiet",
         "uv run python -m {package} simulate 2024-01 2024-02",
         "uv run dvc add data/raw",
         "uv run dvc repro",
@@ -59,7 +60,7 @@ FIRST_RUN = {
     3: [
         "git init --quiet --initial-branch=main",
         COMMIT,
-        "uv sync --quiet",
+        "uv sync --locked --quiet",
         "uv run dvc repro",
     ],
 }
@@ -158,12 +159,39 @@ def surviving_share(lower: dict[str, bytes], upper: dict[str, bytes]) -> float:
     """Share of the lower level's lines found unchanged in the same file of the upper level."""
     kept = total = 0
     for path, content in lower.items():
+        if path in LOCKS:  # written by a tool, not a lesson
+            continue
         old = _lines(content)
         new = _lines(upper.get(path, b""))
         matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
         kept += sum(block.size for block in matcher.get_matching_blocks())
         total += len(old)
     return kept / total
+
+
+# Files that a tool writes (tools/lock.py): their diff lists the packages locked, not lines.
+LOCKS = {"uv.lock", "requirements.txt"}
+REQUIREMENT_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
+
+
+def locked_packages(path: str, content: bytes) -> list[str]:
+    """`name==version` of each package a lock holds, sorted: what its diff shows."""
+    text = content.decode()
+    if path.endswith("uv.lock"):
+        packages = tomllib.loads(text).get("package", [])
+        found = {(p["name"], p["version"]) for p in packages if "version" in p}
+    else:
+        found = {
+            (m["name"], m["version"]) for m in map(REQUIREMENT_PIN.match, text.splitlines()) if m
+        }
+    return [f"{name}=={version}\n" for name, version in sorted(found)]
+
+
+def _diffable(path: str, content: bytes) -> list[str]:
+    """The lines a diff compares: a lock's packages, any other file's lines."""
+    if content and path.rsplit("/", 1)[-1] in LOCKS and path.count("/") == 0:
+        return locked_packages(path, content)
+    return _lines(content)
 
 
 def _lines(content: bytes) -> list[str]:
@@ -206,8 +234,8 @@ def annotated_diff(
     diffs = {
         path: list(
             difflib.unified_diff(
-                _lines(lower.get(path, b"")),
-                _lines(upper.get(path, b"")),
+                _diffable(path, lower.get(path, b"")),
+                _diffable(path, upper.get(path, b"")),
                 f"level{low}/{path}" if path in lower else "/dev/null",
                 f"level{high}/{path}" if path in upper else "/dev/null",
             )

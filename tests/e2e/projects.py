@@ -69,7 +69,7 @@ def copy_project(source: Path, target_parent: Path) -> Path:
     if (source / ".venv").is_dir():
         subprocess.run(["cp", "-al", str(source / ".venv"), str(target / ".venv")], check=True)
     if (target / "pyproject.toml").exists():
-        ladder.run("uv sync --quiet --inexact", target)
+        ladder.run("uv sync --locked --quiet --inexact", target)
     if (target / "mlflow.db").exists():
         relocate_mlflow(target / "mlflow.db", source, target)
     return target

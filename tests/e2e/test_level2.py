@@ -87,7 +87,7 @@ def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed, tmp_path
     clone = pushed.parent / f"{pushed.name}-clone"  # beside it: the remote path is relative
     ladder.run(f"git clone --quiet {pushed} {clone}", tmp_path)
     try:
-        ladder.run("uv sync --quiet", clone)
+        ladder.run("uv sync --locked --quiet", clone)
         dvc(clone, "pull")
         assert "Data and pipelines are up to date." in dvc(clone, "status")
         for path in ("models/model.pkl", "data/prepared/val.parquet", "data/raw"):

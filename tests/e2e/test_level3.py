@@ -169,7 +169,7 @@ def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3)
 
 def test_team_mode__the_release_flow_against_postgresql_and_mlflow_server(copy_of):
     project = copy_of(3)
-    ladder.run("uv sync --quiet --inexact --group team", project)
+    ladder.run("uv sync --locked --quiet --inexact --group team", project)
     with postgres() as database, mlflow_server(project, database) as tracking_uri:
         project = with_mediocre_champion(project)
         release_flow(project, tracking_uri)

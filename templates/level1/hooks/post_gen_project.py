@@ -5,6 +5,7 @@ This file is identical in every level of mlops-ladder.
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,8 @@ LEVEL = {{ cookiecutter._level | tojson }}
 SLUG = {{ cookiecutter.project_slug | tojson }}
 TEMPLATE = {{ cookiecutter._repo_dir | tojson }}
 RECORD = Path(".mlops-ladder.json")
+LOCK = Path("uv.lock")
+LOCKED_AS = 'name = "taxi-ride-duration"'  # the default answers' project, which tools/lock.py locks
 
 
 def template_commit(template: str) -> str | None:
@@ -36,6 +39,18 @@ def template_commit(template: str) -> str | None:
     return None if changes else commit
 
 
+def name_the_lock(slug: str) -> None:
+    """Give uv.lock's entry for the project this project's name (as PyPI normalises it)."""
+    if not LOCK.exists():  # level 0 pins its notebook's packages in requirements.txt
+        return
+    text = LOCK.read_text()
+    if text.count(LOCKED_AS) != 1:
+        raise SystemExit(f"uv.lock of this template is broken: it should hold {LOCKED_AS} once")
+    name = re.sub(r"[-_.]+", "-", slug).lower()
+    LOCK.write_text(text.replace(LOCKED_AS, f'name = "{name}"'))
+
+
+name_the_lock(SLUG)
 record = json.loads(RECORD.read_text())
 commit = template_commit(TEMPLATE)
 if commit:

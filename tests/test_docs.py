@@ -18,7 +18,9 @@ from lessons import (
     relative_links,
     runnable_steps,
     shared_sentences,
+    shows,
     steps,
+    too_precise,
     unmatched,
 )
 
@@ -145,3 +147,34 @@ def test_steps__commands_continuations_and_expected_output():
 )
 def test_unmatched__expected_lines_in_order(expected, output, missing):
     assert unmatched(expected, output) == missing
+
+
+@pytest.mark.parametrize(
+    ("printed", "want", "found"),
+    [
+        ("validation RMSE (2024-02): 4.6902 minutes", "RMSE (2024-02): 4.6902 minutes", True),
+        ("validation RMSE (2024-02): 4.690191 minutes", "RMSE (2024-02): 4.6902 minutes", True),
+        ("validation RMSE (2024-02): 4.6901 minutes", "RMSE (2024-02): 4.6902 minutes", True),
+        ("validation RMSE (2024-02): 4.6899 minutes", "RMSE (2024-02): 4.6902 minutes", False),
+        ("validation RMSE (2024-02): 4.69 minutes", "RMSE (2024-02): 4.6902 minutes", False),
+        ("metrics.json rmse 4.69019 4.68956 -0.00064", "rmse 4.6902 4.6896 -0.0006", True),
+        ("metrics.json rmse 4.69019 4.68956 0.00064", "rmse 4.6902 4.6896 -0.0006", False),
+        ("RMSE 4.6902 is within the floor 6.0", "RMSE 4.6902 is within the floor 6.0", True),
+        ("RMSE 4.6902 is within the floor 6.5", "RMSE 4.6902 is within the floor 6.0", False),
+        ("version 2 (alpha 10)", "version 2 (alpha 10)", True),
+    ],
+)
+def test_shows__numbers_match_to_the_digits_the_lesson_shows(printed, want, found):
+    assert shows(printed, want) is found
+
+
+@pytest.mark.parametrize("level", sorted(LESSONS))
+def test_lesson__shows_no_digit_the_lock_does_not_make_reproducible(level):
+    """At most MAX_DECIMALS decimals in what a lesson says a command prints."""
+    found = {
+        step.where: too_precise(line)
+        for step in runnable_steps(LESSONS[level])
+        for line in step.expected
+        if too_precise(line)
+    }
+    assert not found

@@ -135,11 +135,45 @@ def _normal(line: str) -> str:
     return " ".join(ANSI.sub("", line).split())
 
 
+# The digits a lesson shows: uv.lock makes them the same on every machine, while the last digits
+# of a float can differ with the CPU. A number that a lesson shows with d decimals (at most
+# MAX_DECIMALS) matches a printed number within one unit of its last decimal, printed with as many
+# decimals or more: `4.6902` matches `4.6902`, `4.6901`, `4.69019` and `4.690191`.
+MAX_DECIMALS = 4
+DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
+def too_precise(line: str) -> list[str]:
+    """The numbers of an expected-output line that show more than MAX_DECIMALS decimals."""
+    return [n for n in DECIMAL.findall(line) if len(n.split(".")[1]) > MAX_DECIMALS]
+
+
+def shows(printed: str, want: str) -> bool:
+    """Whether a printed line holds the expected text, its decimal numbers read as above."""
+    numbers = DECIMAL.findall(want)
+    if not numbers:
+        return want in printed
+    parts = DECIMAL.split(want)
+    pattern = re.escape(parts[0]) + "".join(
+        f"(-?\\d+\\.\\d{{{len(n.split('.')[1])},}})" + re.escape(after)
+        for n, after in zip(numbers, parts[1:], strict=True)
+    )
+    for match in re.finditer(f"(?=({pattern}))", printed):
+        found = match.groups()[1:]
+        if all(
+            abs(float(got) - float(n)) <= 1.000001 * 10 ** -len(n.split(".")[1])
+            for got, n in zip(found, numbers, strict=True)
+        ):
+            return True
+    return False
+
+
 def unmatched(expected: tuple[str, ...], output: str) -> str | None:
     """The first expected line that is not found as part of a line of `output`; None when all
     are. Expected lines match in order, and lines shown one after the other must be printed one
     after the other: only a `...` line stands for output left out (as does the start of the
-    output, before the first expected line). Blank lines and whitespace runs do not count."""
+    output, before the first expected line). Blank lines and whitespace runs do not count, and
+    decimal numbers match as MAX_DECIMALS says."""
     printed = [line for line in map(_normal, output.splitlines()) if line]  # blanks skipped
     position, gap = 0, True
     for want in map(_normal, expected):
@@ -147,7 +181,7 @@ def unmatched(expected: tuple[str, ...], output: str) -> str | None:
             gap = True
             continue
         candidates = range(position, len(printed)) if gap else range(position, position + 1)
-        hits = [index for index in candidates if index < len(printed) and want in printed[index]]
+        hits = [i for i in candidates if i < len(printed) and shows(printed[i], want)]
         if not hits:
             return want
         position, gap = hits[0] + 1, False

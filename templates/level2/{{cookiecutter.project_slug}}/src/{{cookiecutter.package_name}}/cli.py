@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> None:
         model = train(rides, args.alpha)
         val_rmse = rmse(model, clean(read_month(month_path(args.data_dir, args.val_month))))
         print(f"trained on {len(rides)} rides of {args.train_month}")
-        print(f"validation RMSE ({args.val_month}): {val_rmse:.6f} minutes")
+        print(f"validation RMSE ({args.val_month}): {val_rmse:.4f} minutes")
         print(f"model -> {save_model(model, args.model)}")
     elif args.command == "predict":
         rides = read_month(args.rides)

@@ -65,7 +65,7 @@ def main() -> None:
     with mlflow.start_run(run_id=_tracked_run(settings.run_path)):
         mlflow.log_metrics({f"val_{name}": value for name, value in metrics.items()})
         mlflow.log_artifact(str(settings.predictions_path))
-    print(f"validation RMSE ({settings.val_month}): {metrics['rmse']:.6f} minutes")
+    print(f"validation RMSE ({settings.val_month}): {metrics['rmse']:.4f} minutes")
 
 
 if __name__ == "__main__":

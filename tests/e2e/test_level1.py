@@ -1,6 +1,11 @@
 """Level 1: CI and release workflows run locally step by step; the CLI trains and predicts."""
 
+import os
+import shutil
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import ladder
 import pytest
@@ -70,3 +75,55 @@ def test_make__help_lists_the_tasks(level1):
     result = ladder.run("make help", level1, capture_output=True, text=True)
     for task in ("install", "lint", "test", "run", "predict", "build"):
         assert f"make {task}" in result.stdout
+
+
+# What a new terminal keeps of this machine: the certificates and pip settings it needs to reach
+# PyPI, and uv's cache (so that the packages are not downloaded again; uv itself still is).
+MACHINE_SETTINGS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+                    "PIP_CERT", "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_DEFAULT_TIMEOUT",
+                    "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")  # fmt: skip
+
+
+def fresh_terminal(home: Path) -> dict[str, str]:
+    """The environment of a new terminal with only Python 3.11 and git: no uv, no venv."""
+    folders = ["/usr/bin", "/bin"]
+    if not any(Path(folder, "python3").exists() for folder in folders):  # Python lives elsewhere
+        python = Path(shutil.which("python3", path=os.defpath) or sys.base_prefix + "/bin/python3")
+        folders.append(str(python.parent))
+    path = os.pathsep.join(folders)
+    assert not shutil.which("uv", path=path), f"uv is installed in {path}: not a fresh terminal"
+    cache = subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True, check=True)
+    settings = {name: os.environ[name] for name in MACHINE_SETTINGS if name in os.environ}
+    return {"PATH": path, "HOME": str(home), "LANG": "C.UTF-8", **settings,
+            "UV_CACHE_DIR": cache.stdout.strip()}  # fmt: skip
+
+
+def test_make__installs_uv_in_a_terminal_that_has_only_python(copy_of, tmp_path):
+    project = copy_of(1)
+    shutil.rmtree(project / ".venv")
+    env = fresh_terminal(tmp_path / "home")
+
+    refused = subprocess.run(["make", "test"], cwd=project, env=env, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "uv is not installed: run `make install`" in refused.stderr  # not "uv: not found"
+
+    def make(task: str) -> str:
+        done = subprocess.run(["make", task], cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"make {task}:\n{done.stdout}{done.stderr}"
+        return done.stdout + done.stderr
+
+    assert "uv is not installed: installing it into .tools/" in make("install")
+    assert (project / ".tools" / "bin" / "uv").is_file() and (project / ".venv").is_dir()
+    assert "predictions" in make("predict")
+    assert "installing" not in make("install")  # the second time, uv is there
+    assert ".tools/" in (project / ".gitignore").read_text().splitlines()
+
+
+def test_make__uses_the_project_venv_while_another_is_active_without_a_warning(level1):
+    """After the quickstart, the ladder's own venv is still active in that terminal."""
+    env = {**ladder.project_env(), "VIRTUAL_ENV": sys.prefix}
+    warning = "does not match the project environment"
+    plain = ladder.run("uv run python -c pass", level1, env=env, capture_output=True, text=True)
+    assert warning in plain.stderr  # what a bare `uv run` says: the Makefile must not
+    done = ladder.run("make predict", level1, env=env, capture_output=True, text=True)
+    assert warning not in done.stdout + done.stderr

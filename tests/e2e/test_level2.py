@@ -8,6 +8,7 @@ import subprocess
 import ladder
 import pytest
 from gha import run_workflow
+from projects import copy_project
 from runs import git_commit_all, in_project
 
 pytestmark = [pytest.mark.levels(2), pytest.mark.xdist_group("level2")]
@@ -166,3 +167,25 @@ def test_ci_pull_request__the_summary_diffs_metrics_and_params(pushed, tmp_path)
     assert "pipeline: ran Compare metrics and params with the base branch" in run.log
     assert "train.alpha" in run.summary and "| 1.0" in run.summary and "0.5" in run.summary
     assert "metrics.json" in run.summary and "rmse" in run.summary
+
+
+def test_repro__two_projects_at_once_give_byte_identical_data_and_metrics(first_run, tmp_path):
+    """Reproducible to the last digit: the first run, then two more from scratch at the same
+    time (data simulated again, every stage forced) make the same bytes."""
+    original = first_run(2).project
+    projects = [copy_project(original, tmp_path / name) for name in ("a", "b")]
+    (package,) = (path.name for path in (original / "src").iterdir() if path.is_dir())
+    command = (
+        f"rm -rf data/raw && uv run python -m {package} simulate 2024-01 2024-02"
+        " && uv run dvc repro --force"
+    )
+    runs = [
+        subprocess.Popen(["bash", "-c", command], cwd=project, env=ladder.project_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for project in projects
+    ]  # fmt: skip
+    for project, run in zip(projects, runs, strict=True):
+        printed = run.communicate()[0]
+        assert run.returncode == 0, printed
+        assert (project / "metrics.json").read_bytes() == (original / "metrics.json").read_bytes()
+        assert "up to date" in dvc(project, "status", "data/raw.dvc")  # the same data, to the byte

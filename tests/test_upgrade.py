@@ -224,3 +224,17 @@ def test_upgrade__without_the_commit_it_says_that_today_s_level_stands_in(tmp_pa
     commit(project, "Render", init=True)
     assert upgrade.main([str(project)]) == 0
     assert "the mlops-ladder commit that rendered it is unknown here" in capsys.readouterr().out
+
+
+def test_upgrade__a_lock_you_changed_is_made_again_not_merged(tmp_path, capsys):
+    project = render_committed(1, tmp_path / "mine")
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace('version = "0.1.0"', 'version = "0.2.0"', 1))
+    commit(project, "Lock after a change of mine")
+
+    assert upgrade.main([str(project)]) == 0  # nothing for you to resolve by hand
+    out = capsys.readouterr().out
+    assert "relocked uv.lock  (you changed your dependencies" in out
+    assert out.index("  uv lock\n") < out.index("  make install\n")  # re-lock, then install
+    fresh = ladder.render(2, tmp_path / "fresh")
+    assert lock.read_bytes() == (fresh / "uv.lock").read_bytes()  # no conflict markers

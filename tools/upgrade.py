@@ -64,6 +64,11 @@ class Outcome:
         return [change.path for change in self.changes if change.action in EXPLAIN_DECISION]
 
 
+# What the report says of a file, beyond the reason the new level gives.
+EXPLAIN = {
+    "relocked": "you changed your dependencies: the new level's lock is in place, and `uv lock`"
+    " (the first step below) adds yours back",
+}
 EXPLAIN_DECISION = {
     "conflict": "you and the new level changed the same lines: resolve the <<<<<<< markers",
     "kept": "the new level drops it, but you changed it: kept; delete it if you agree",
@@ -189,6 +194,8 @@ def _plan(project: Path, path: str, base: bytes | None, theirs: bytes | None, ou
         return Change("skipped", path, None, aside=theirs)
     if ours == base:
         return Change("updated", path, theirs)
+    if path == "uv.lock":  # uv writes it: never merged line by line, but made again
+        return Change("relocked", path, theirs)
     merged = _merge(file, base or b"", theirs, outcome)
     if merged is None:  # binary: git cannot merge it
         return Change("binary", path, ours, aside=theirs)
@@ -259,7 +266,8 @@ def report(outcome: Outcome, project: Path) -> str:
         )
     for change in outcome.changes:
         aside = f"{change.path}.level{outcome.high}"
-        reason = EXPLAIN_DECISION.get(change.action, why.get(change.path, "")).format(aside=aside)
+        explained = EXPLAIN_DECISION | EXPLAIN
+        reason = explained.get(change.action, why.get(change.path, "")).format(aside=aside)
         lines.append(f"  {change.action:9s}{change.path}" + (f"  ({reason})" if reason else ""))
     lines.append("")
     if outcome.to_decide:
@@ -267,6 +275,8 @@ def report(outcome: Outcome, project: Path) -> str:
         lines.append("`git diff --check` finds conflict markers left behind.")
     lines += [f"Note: {note}." for note in advice["notes"]]
     lines.append("Nothing is committed yet. Review with `git status` and `git diff`, then run:")
+    if "relocked" in {change.action for change in outcome.changes}:
+        lines.append("  uv lock")
     lines += [f"  {step}" for step in advice["steps"]]
     lines.append(f"  git add -A && git commit -m 'Upgrade to mlops-ladder level {outcome.high}'")
     lines.append("Then read README.md: it now describes the new level.")

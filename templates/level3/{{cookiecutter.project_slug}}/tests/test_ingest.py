@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }} import ingest as ingest_module
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.ingest import BatchRefused, ingest
 from {{ cookiecutter.package_name }}.simulate import simulate_month, write_month
@@ -57,3 +58,29 @@ def test_ingest__from_a_folder_source(tmp_path):
         "green_tripdata_2024-01.parquet",
         "green_tripdata_2024-02.parquet",
     ]
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [lambda data: data[: len(data) // 2], lambda data: b"", lambda data: b"month,rides\n1,2\n"],
+    ids=["truncated", "empty", "not-parquet"],
+)
+def test_ingest__an_unreadable_month_is_refused_in_one_line(tmp_path, capsys, monkeypatch, spoil):
+    source, raw = tmp_path / "source", tmp_path / "raw"
+    kept = write_month("2024-01", raw, rides=1500)
+    before = kept.read_bytes()
+    write_month("2024-01", source, rides=1500)
+    month = write_month("2024-02", source, rides=1500)
+    month.write_bytes(spoil(month.read_bytes()))
+    settings = Settings(data_dir=raw, source=str(source), min_rows=1000)
+    with pytest.raises(BatchRefused, match="refused green_tripdata_2024-02.parquet .*unreadable"):
+        ingest(settings)
+    assert kept.read_bytes() == before  # nothing already there changes
+    assert not (raw / "green_tripdata_2024-02.parquet").exists()
+
+    monkeypatch.setattr(ingest_module, "load_settings", lambda: settings)
+    with pytest.raises(SystemExit) as stopped:
+        ingest_module.main()
+    message = str(stopped.value)
+    assert message.startswith("ingest: refused green_tripdata_2024-02.parquet from ")
+    assert "\n" not in message and "Traceback" not in capsys.readouterr().err

@@ -6,6 +6,7 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from .config import Settings, load_settings
 from .data import month_path
@@ -29,13 +30,22 @@ def fetch(source: str, month: str, folder: Path, settings: Settings) -> Path:
     return target
 
 
+def read_batch(batch: Path, source: str) -> pd.DataFrame:
+    """A fetched month as a frame; a file that is not whole, readable parquet is refused."""
+    try:
+        return pd.read_parquet(batch)
+    except (pa.ArrowException, OSError, ValueError) as error:  # truncated, corrupt, not parquet
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BatchRefused(f"refused {batch.name} from {source}: unreadable: {reason}") from None
+
+
 def ingest(settings: Settings) -> list[Path]:
     """Fetch and validate every month first; only a fully valid set replaces data/raw."""
     with tempfile.TemporaryDirectory() as staging:
         fetched = []
         for month in (settings.train_month, settings.val_month):
             batch = fetch(settings.source, month, Path(staging), settings)
-            rides = pd.read_parquet(batch)
+            rides = read_batch(batch, settings.source)
             found = problems(rides, month, settings.min_rows, settings.max_bad_share)
             if found:
                 details = "\n".join(f"  - {problem}" for problem in found)

@@ -174,10 +174,25 @@ class PredictionLog:
 
 
 def _abandoned(owner: str, acquired_at: datetime, stale_after: timedelta) -> bool:
+    """A holder on this host is asked whether it still runs; one on another host, whose
+    processes we cannot see, only by the lock's age."""
     host, _, pid = owner.rpartition(":")
-    if host == socket.gethostname() and not os.path.exists(f"/proc/{pid}"):
+    if host == socket.gethostname() and pid.isdigit() and not _running(int(pid)):
         return True
     return now() - acquired_at > stale_after
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists on this host (signal 0 checks, and sends nothing)."""
+    if os.name == "nt":  # signal 0 would be Ctrl+C there: trust the lock's age instead
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to another user
+        return True
+    return True
 
 
 def _sqlite_wal(connection, _record) -> None:

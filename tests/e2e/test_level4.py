@@ -86,9 +86,11 @@ def chapter_a(level4, env, service) -> str:
 def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(
     level4, env, service, chapter_a
 ):
-    assert "no action: no drift and the live error is within bounds" in chapter_a
     summary = json.loads((level4 / "reports" / "monitoring" / "summary.json").read_text())
     assert summary["retrain_needed"] is False and summary["live_rmse"] < 6.0
+    assert summary["action"] == "no action" and summary["model_version"] == "1"
+    assert f"no action: no drift (drift share {summary['drift_share']:.2f}" in chapter_a
+    assert f"live RMSE {summary['live_rmse']:.2f} of version 1 is within 6.0" in chapter_a
     assert (level4 / "reports" / "monitoring" / "report.html").stat().st_size > 10_000
     assert registry_state(level4, env) == ([1], "1") and served_version(service) == "1"
 
@@ -228,3 +230,21 @@ def test_retrain_workflow__runnable_steps_pass(level4, env, service, chapter_a):
     )
     assert "retrain: ran Monitor, then retrain, gate, promote and deploy when needed" in run.log
     assert "## Monitoring" in run.summary and "retrain_needed" in run.summary
+
+
+def test_blind__monitoring_judges_the_version_served_not_the_registry_s(committed_copy):
+    """An experiment promotes version 2 that the service never loads; the decision after the
+    replay demo's first month names what it measured on version 1, the one that answered."""
+    project = committed_copy(4)
+    env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
+    with scoring_service(project, env["MLFLOW_TRACKING_URI"]) as url:
+        ladder.run("uv run dvc exp run -S train.alpha=10 -S gate.margin=0", project, env=env)
+        assert registry_state(project, env) == ([1, 2], "2") and served_version(url) == "1"
+        replay(project, env, url, "2024-03", rides=800)
+        printed = cli(project, env, "retrain-if-needed", "--url", url).stdout
+    summary = json.loads((project / "reports" / "monitoring" / "summary.json").read_text())
+    assert summary["model_version"] == "1" and summary["labelled_rows"] >= 200, summary
+    assert summary["live_rmse"] < 6.0 and summary["action"] == "no action"
+    assert f"the live RMSE {summary['live_rmse']:.2f} of version 1 is within 6.0" in printed
+    report = (project / "reports" / "monitoring" / "report.html").read_text()
+    assert "Decision: no action" in report and f"{summary['live_rmse']:.2f} minutes" in report

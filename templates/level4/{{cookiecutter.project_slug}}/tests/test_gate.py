@@ -1,8 +1,12 @@
 """The release gate: a worse model is never promoted."""
 
+import mlflow
 import pytest
+from mlflow import MlflowClient
 
-from {{ cookiecutter.package_name }}.gate import decide
+from {{ cookiecutter.package_name }} import registry
+from {{ cookiecutter.package_name }}.gate import decide, release
+from {{ cookiecutter.package_name }}.train import train
 
 
 def test_decide__the_first_model_needs_only_the_floor():
@@ -28,3 +32,35 @@ def test_decide__promotes_only_when_better_by_the_margin(challenger, champion, p
 def test_decide__a_better_model_above_the_floor_is_still_rejected():
     promoted, reason = decide(6.5, 7.0, margin=0.01, max_rmse=6.0)
     assert not promoted and "floor" in reason
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty registry in a temporary SQLite file (artifacts beside it)."""
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("gate-tests")
+    yield uri
+    mlflow.set_tracking_uri("")
+
+
+def logged(model) -> str:
+    with mlflow.start_run():
+        return mlflow.sklearn.log_model(model, name="model").model_uri
+
+
+def test_release__the_first_model_is_promoted_then_only_a_better_one(store, rides):
+    first = release(logged(train(rides, alpha=1.0)), rides, "tiny", margin=0.01, max_rmse=60.0)
+    assert first.promoted and first.champion_version is None
+
+    worse = train(rides, alpha=1e6)  # all but the mean, shrunk away
+    second = release(logged(worse), rides, "tiny", 0.01, 60.0, tags={"source": "test"})
+    assert not second.promoted and second.champion_version == first.challenger_version
+    assert second.challenger_rmse > second.champion_rmse
+    assert registry.version_for(registry.CHAMPION) == first.challenger_version
+    assert registry.version_for(registry.CHALLENGER) == second.challenger_version
+    tags = MlflowClient().get_model_version(registry.MODEL_NAME, second.challenger_version).tags
+    assert tags["source"] == "test" and tags["gate.promoted"] == "False"
+    assert tags["gate.reason"] == second.reason  # the decision is recorded on the version

@@ -48,15 +48,20 @@ def record(decision: Decision, client: MlflowClient) -> None:
         )
 
 
-def main() -> None:
-    settings = load_settings()
-    tracking.start()
+def release(
+    model_uri: str,
+    holdout: pd.DataFrame,
+    holdout_name: str,
+    margin: float,
+    max_rmse: float,
+    tags: dict[str, str] | None = None,
+) -> Decision:
+    """The one way a model reaches production, for the pipeline and for retraining alike:
+    register it as the challenger, score it and the champion on the same holdout, decide,
+    record the decision on the version, and only then promote it if it won."""
     client = MlflowClient()
-    trained = json.loads(settings.run_path.read_text())
-    version = str(mlflow.register_model(trained["model_uri"], registry.MODEL_NAME).version)
+    version = str(mlflow.register_model(model_uri, registry.MODEL_NAME, tags=tags).version)
     client.set_registered_model_alias(registry.MODEL_NAME, registry.CHALLENGER, version)
-
-    holdout = pd.read_parquet(settings.val_path)  # both models scored on the same rides
     challenger_rmse = rmse(registry.load(registry.CHALLENGER).model, holdout)
     try:
         champion = registry.load(registry.CHAMPION)
@@ -64,7 +69,7 @@ def main() -> None:
     except LookupError:
         champion_version, champion_rmse = None, None
 
-    promoted, reason = decide(challenger_rmse, champion_rmse, settings.margin, settings.max_rmse)
+    promoted, reason = decide(challenger_rmse, champion_rmse, margin, max_rmse)
     decision = Decision(
         promoted=promoted,
         reason=reason,
@@ -72,19 +77,30 @@ def main() -> None:
         challenger_rmse=challenger_rmse,
         champion_version=champion_version,
         champion_rmse=champion_rmse,
-        holdout_month=settings.val_month,
+        holdout_month=holdout_name,
         decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     record(decision, client)
     if promoted:
         client.set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, version)
+    return decision
+
+
+def main() -> None:
+    settings = load_settings()
+    tracking.start()
+    trained = json.loads(settings.run_path.read_text())
+    holdout = pd.read_parquet(settings.val_path)  # both models scored on the same rides
+    decision = release(
+        trained["model_uri"], holdout, settings.val_month, settings.margin, settings.max_rmse
+    )
 
     settings.gate_path.parent.mkdir(parents=True, exist_ok=True)
     settings.gate_path.write_text(json.dumps(asdict(decision), indent=2) + "\n")
     with settings.decisions_path.open("a") as decisions:
         decisions.write(json.dumps(asdict(decision)) + "\n")
-    verdict = "promoted to champion" if promoted else "rejected"
-    print(f"gate: version {version} {verdict}: {reason}")
+    verdict = "promoted to champion" if decision.promoted else "rejected"
+    print(f"gate: version {decision.challenger_version} {verdict}: {decision.reason}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -142,8 +141,7 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "monitor":
         from . import monitor  # imported here: Evidently takes seconds to import
 
-        figures = monitor.run(DEFAULTS, PredictionLog())
-        print(json.dumps({**asdict(figures), "retrain_needed": figures.retrain_needed}, indent=2))
+        print(json.dumps(monitor.summary(*monitor.run(DEFAULTS, PredictionLog())), indent=2))
         print(f"report -> {DEFAULTS.monitoring_dir / 'report.html'}")
     elif args.command == "retrain-if-needed":
         from .retrain import retrain_if_needed  # imported here: Evidently takes seconds to import

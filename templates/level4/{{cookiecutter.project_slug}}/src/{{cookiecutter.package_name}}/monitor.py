@@ -1,6 +1,7 @@
 """Monitoring job: the served traffic against the champion's training reference (data drift
 per feature, prediction drift, target drift), and the live error on labelled predictions."""
 
+import html
 import json
 import re
 import warnings
@@ -44,6 +45,48 @@ class Figures:
     @property
     def retrain_needed(self) -> bool:
         return self.data_drift or self.live_error
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the figures call for, and why, in words that name what was measured."""
+
+    action: str  # "no action", "waiting" (too little ground truth to judge), or "retrain"
+    reason: str
+
+
+def judge(figures: Figures, settings: Settings) -> Verdict:
+    """Retrain when a threshold is crossed; without enough ground truth, say so and wait:
+    an unmeasured live error is never "within bounds"."""
+    drift = f"drift share {figures.drift_share:.2f}, threshold {settings.drift_share}"
+    counted = (
+        f"{figures.labelled_rows} of {settings.min_labelled} labelled rides answered by "
+        f"version {figures.model_version}"
+    )
+    if figures.live_rmse is None:
+        if figures.data_drift:
+            return Verdict("waiting", f"drift ({drift}), but only {counted}: waiting for them")
+        return Verdict("waiting", f"only {counted}; no drift ({drift}) in {figures.window_rows}")
+    live = f"live RMSE {figures.live_rmse:.2f} of version {figures.model_version}"
+    crossed = [
+        *([f"{live} is above {settings.max_live_rmse}"] if figures.live_error else []),
+        *([f"drift ({drift})"] if figures.data_drift else []),
+    ]
+    if crossed:
+        return Verdict("retrain", " and ".join(crossed))
+    within = f"within {settings.max_live_rmse} ({figures.labelled_rows} labelled rides)"
+    return Verdict("no action", f"no drift ({drift}) and the {live} is {within}")
+
+
+def summary(figures: Figures, verdict: Verdict) -> dict:
+    """The figures and the decision, as summary.json, the trend and the report hold them."""
+    return {**asdict(figures), "retrain_needed": figures.retrain_needed, **asdict(verdict)}
+
+
+def served_version(window: pd.DataFrame) -> str:
+    """The model version that answered the newest logged request: what the service serves,
+    whatever the registry's champion is now."""
+    return str(window.sort_values("id")["model_version"].iloc[-1])
 
 
 def reference(release: registry.Release, settings: Settings) -> pd.DataFrame:
@@ -103,31 +146,37 @@ def measure(
     return figures, snapshot
 
 
-def run(settings: Settings, log: PredictionLog) -> Figures:
-    """Measure the newest window of traffic; write the HTML report and the JSON summary, and
-    record the figures in the log database and in MLflow, for trends."""
+def run(settings: Settings, log: PredictionLog) -> tuple[Figures, Verdict]:
+    """Measure the newest window of traffic against the version that served it; write the HTML
+    report and the JSON summary, and record the figures in the log database and in MLflow."""
     tracking.connect()
     window = log.window(settings.window)
     if window.empty:
         raise LookupError("the prediction log is empty: serve some traffic first")
-    release = registry.load(registry.CHAMPION)
-    # The live error is the champion's own: answers of the versions before it do not count.
-    labelled = window[window["model_version"] == release.version].dropna(subset=["duration"])
+    version = served_version(window)
+    release = registry.load_version(version)
+    # The live error is the served version's own: answers of other versions do not count.
+    labelled = window[window["model_version"] == version].dropna(subset=["duration"])
     if len(labelled) < settings.min_labelled:  # heavy traffic hides the ground truth: look back
-        labelled = log.window(settings.window, labelled=True, version=release.version)
+        labelled = log.window(settings.window, labelled=True, version=version)
     ref = reference(release, settings)
-    figures, snapshot = measure(window, labelled, ref, release.version, settings)
+    figures, snapshot = measure(window, labelled, ref, version, settings)
+    verdict = judge(figures, settings)
+    figures_and_verdict = summary(figures, verdict)
 
     out = Path(settings.monitoring_dir)
     out.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(out / "report.html"))
-    summary = {**asdict(figures), "retrain_needed": figures.retrain_needed}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    log.record_figures(summary)
-    log.figures().to_csv(out / "trend.csv", index=False)
+    add_decision(out / "report.html", figures, verdict, settings)
+    (out / "summary.json").write_text(json.dumps(figures_and_verdict, indent=2) + "\n")
+    log.record_figures(figures_and_verdict)
+    trend = log.figures()
+    for column in trend.columns[trend.map(lambda v: isinstance(v, dict | list)).any()]:
+        trend[column] = trend[column].map(json.dumps)  # valid CSV: nested values as JSON
+    trend.to_csv(out / "trend.csv", index=False)
 
     mlflow.set_experiment(f"{tracking.EXPERIMENT}-monitoring")
-    with mlflow.start_run(run_name=f"monitor v{release.version}"):
+    with mlflow.start_run(run_name=f"monitor v{version}", tags={"action": verdict.action}):
         mlflow.log_metrics(
             {
                 "drift_share": figures.drift_share,
@@ -136,4 +185,38 @@ def run(settings: Settings, log: PredictionLog) -> Figures:
             }
         )
         mlflow.log_artifact(str(out / "report.html"))
-    return figures
+    return figures, verdict
+
+
+DECISION = """<section id="decision" style="font: 15px/1.5 system-ui, sans-serif; margin: 16px;
+ padding: 12px 16px; border: 2px solid {color}; border-radius: 8px; max-width: 60em">
+<h2 style="margin: 0 0 8px">Decision: {action}</h2><p style="margin: 0 0 8px">{reason}</p>
+<table style="border-collapse: collapse">{rows}</table>
+<p style="margin: 8px 0 0; color: #555">The drift report below compares the newest {window}
+ predictions with the rides version {version} was trained on.</p></section>"""
+
+
+def add_decision(page: Path, figures: Figures, verdict: Verdict, settings: Settings) -> None:
+    """Put what triggers retraining at the top of the report: the live error against its
+    threshold, the drift share, the version served, and the decision."""
+    live = "not measured" if figures.live_rmse is None else f"{figures.live_rmse:.2f} minutes"
+    cells = [
+        ("Model version served", figures.model_version),
+        ("Live RMSE", f"{live} (retrain above {settings.max_live_rmse})"),
+        ("Labelled rides", f"{figures.labelled_rows} (at least {settings.min_labelled} needed)"),
+        ("Drift share", f"{figures.drift_share:.2f} (drift at {settings.drift_share} or more)"),
+    ]
+    rows = "".join(
+        f'<tr><th style="text-align: left; padding-right: 1em">{html.escape(name)}</th>'
+        f"<td>{html.escape(str(value))}</td></tr>"
+        for name, value in cells
+    )
+    color = {"retrain": "#c62828", "waiting": "#ef6c00"}.get(verdict.action, "#2e7d32")
+    section = DECISION.format(
+        color=color, action=html.escape(verdict.action), reason=html.escape(verdict.reason),
+        rows=rows, window=figures.window_rows, version=html.escape(figures.model_version),
+    )  # fmt: skip
+    text = page.read_text(encoding="utf-8")
+    body = re.search(r"<body[^>]*>", text)
+    at = body.end() if body else 0
+    page.write_text(text[:at] + section + text[at:], encoding="utf-8")

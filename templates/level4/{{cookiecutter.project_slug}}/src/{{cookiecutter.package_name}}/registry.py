@@ -37,6 +37,19 @@ def load(alias: str = CHAMPION) -> Release:
     version = version_for(alias, client)
     if version is None:
         raise LookupError(f"no model version of {MODEL_NAME!r} has the alias {alias!r} yet")
+    return _release(version, alias, client)
+
+
+def load_version(version: str) -> Release:
+    """Load one version of the model, whatever its aliases; LookupError when there is none."""
+    client = MlflowClient()
+    try:
+        return _release(version, "", client)
+    except MlflowException as error:
+        raise LookupError(f"{MODEL_NAME!r} has no version {version}: {error}") from None
+
+
+def _release(version: str, alias: str, client: MlflowClient) -> Release:
     run_id = client.get_model_version(MODEL_NAME, version).run_id
     model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
     return Release(MODEL_NAME, version, alias, run_id, model)

@@ -19,9 +19,8 @@ from . import monitor, registry, tracking
 from .config import Settings
 from .data import TARGET
 from .deploy import deploy
-from .evaluate import rmse
 from .features import CATEGORICAL, NUMERICAL
-from .gate import Decision, decide, record
+from .gate import Decision, release
 from .predlog import PredictionLog
 from .train import train
 
@@ -33,7 +32,7 @@ SOURCE_TAG = ("source", "retraining")  # on model versions and runs that retrain
 class Outcome:
     """What one retraining run decided, with the figures behind it."""
 
-    action: str  # "no action", "retrained and promoted", "retrained and rejected"
+    action: str  # "no action", "waiting", "retrained and promoted", "retrained and rejected"
     reason: str
     figures: dict
     decision: dict | None = None
@@ -72,7 +71,7 @@ def split(
     return labelled.iloc[:cut], labelled.iloc[cut:]
 
 
-def retrain(settings: Settings, window: pd.DataFrame, client: MlflowClient) -> Decision:
+def retrain(settings: Settings, window: pd.DataFrame) -> Decision:
     """Train a challenger on recent rides, then gate it against the champion on the newest."""
     rides, holdout = split(window, settings.retrain_rides, settings.holdout_share)
     mlflow.set_experiment(tracking.EXPERIMENT)
@@ -90,31 +89,12 @@ def retrain(settings: Settings, window: pd.DataFrame, client: MlflowClient) -> D
             path = Path(folder) / Path(monitor.REFERENCE_ARTIFACT).name
             rides.to_parquet(path, index=False)
             mlflow.log_artifact(str(path), Path(monitor.REFERENCE_ARTIFACT).parent.as_posix())
-    challenger_rmse = rmse(model, holdout)
-    champion = registry.load(registry.CHAMPION)
-    champion_rmse = rmse(champion.model, holdout)
-    promoted, reason = decide(
-        challenger_rmse, champion_rmse, settings.margin, settings.retrain_max_rmse
-    )
-    # Only now is the registry touched: register, decide, then (maybe) promote.
-    version = str(
-        mlflow.register_model(model_uri, registry.MODEL_NAME, tags=dict([SOURCE_TAG])).version
-    )
-    client.set_registered_model_alias(registry.MODEL_NAME, registry.CHALLENGER, version)
-    decision = Decision(
-        promoted=promoted,
-        reason=reason,
-        challenger_version=version,
-        challenger_rmse=challenger_rmse,
-        champion_version=champion.version,
-        champion_rmse=champion_rmse,
-        holdout_month=f"production rides {int(holdout['id'].min())}..{int(holdout['id'].max())}",
-        decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    record(decision, client)
-    if promoted:
-        client.set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, version)
-    return decision
+    # Only now is the registry touched, by the same release path as the pipeline's gate.
+    holdout_name = f"production rides {int(holdout['id'].min())}..{int(holdout['id'].max())}"
+    return release(
+        model_uri, holdout, holdout_name, settings.margin, settings.retrain_max_rmse,
+        tags=dict([SOURCE_TAG]),
+    )  # fmt: skip
 
 
 def retrain_if_needed(
@@ -129,20 +109,13 @@ def retrain_if_needed(
         client = MlflowClient()
         for line in recover(client):
             print(f"recovered: {line}")
-        figures = monitor.run(settings, log)
-        summary = {**asdict(figures), "retrain_needed": figures.retrain_needed}
-        if not figures.retrain_needed:
-            outcome = Outcome("no action", "no drift and the live error is within bounds", summary)
-        elif figures.labelled_rows < settings.min_labelled:
-            outcome = Outcome(
-                "no action",
-                f"drift, but only {figures.labelled_rows} labelled rides of the "
-                f"{settings.min_labelled} needed to retrain: waiting for ground truth",
-                summary,
-            )
+        figures, verdict = monitor.run(settings, log)
+        summary = monitor.summary(figures, verdict)
+        if verdict.action != "retrain":
+            outcome = Outcome(verdict.action, verdict.reason, summary)
         else:
             labelled = log.window(settings.window, labelled=True)
-            decision = retrain(settings, labelled, client)
+            decision = retrain(settings, labelled)
             deployed = None
             if decision.promoted:  # the promotion stands; the service also polls the registry
                 try:

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import difflib
 import functools
+import hashlib
 import html
 import json
 import os
@@ -188,10 +189,11 @@ def locked_packages(path: str, content: bytes) -> list[str]:
 
 
 def _diffable(path: str, content: bytes) -> list[str]:
-    """The lines a diff compares: a lock's packages, any other file's lines."""
+    """The lines a diff compares: a lock's packages, any other file's lines (a minified line as
+    its length and digest)."""
     if content and path.rsplit("/", 1)[-1] in LOCKS and path.count("/") == 0:
         return locked_packages(path, content)
-    return _lines(content)
+    return _shown_lines(content)
 
 
 def _lines(content: bytes) -> list[str]:
@@ -199,6 +201,25 @@ def _lines(content: bytes) -> list[str]:
         return content.decode().splitlines(keepends=True)
     except UnicodeDecodeError:
         return ["<binary file>\n"]
+
+
+# A line this long is minified third-party code (the Vega builds that levels 2+ inline in their
+# plots page): a diff shows its size and digest, which still change when the code does.
+MINIFIED = 1000
+
+
+def _shown_lines(content: bytes) -> list[str]:
+    """The lines a diff shows: a minified line stands as its length and digest."""
+    return [
+        f"<minified code: {len(line)} characters, sha256 {_digest(line)}>\n"
+        if len(line) > MINIFIED
+        else line
+        for line in _lines(content)
+    ]
+
+
+def _digest(line: str) -> str:
+    return hashlib.sha256(line.encode()).hexdigest()[:16]
 
 
 def comparable(files: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -391,8 +412,8 @@ def diff_html(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
                 f'<td class="kind-{kind}">{kind}</td><td>{reason}</td></tr>'
             )
             table = sides.make_table(
-                _lines(lower.get(path, b"")),
-                _lines(upper.get(path, b"")),
+                _diffable(path, lower.get(path, b"")),
+                _diffable(path, upper.get(path, b"")),
                 f"level {low}" if path in lower else f"(not in level {low})",
                 f"level {high}" if path in upper else f"(not in level {high})",
                 context=kind == "changed",

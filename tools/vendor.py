@@ -15,8 +15,8 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 import tarfile
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 

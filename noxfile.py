@@ -52,7 +52,7 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session
 def diff(session: nox.Session) -> None:
-    """What level B adds to level A, and why: diff -- A B [--html PATH], or diff -- --update."""
+    """What level B adds to level A, and why: diff -- A B [--html [PATH]], or diff -- --update."""
     session.install("--group", "ladder")
     with session.chdir(session.invoked_from):  # --html PATH is relative to where nox was run
         session.run("python", f"{HERE}/tools/ladder.py", "diff", *(session.posargs or ["0", "1"]))
@@ -105,6 +105,12 @@ def lock(session: nox.Session) -> None:
     [--upgrade] (--upgrade also moves what no pin holds to its newest version)."""
     session.install("--group", "ladder")
     session.run("python", "tools/lock.py", *session.posargs)
+
+
+@nox.session
+def vendor(session: nox.Session) -> None:
+    """Refresh from npm the Vega that levels 2+ inline for offline plots: vendor -- [NAME@VER]."""
+    session.run("python", "tools/vendor.py", *session.posargs)
 
 
 @nox.session

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import ladder
+import pages
 import pytest
 from cookiecutter.main import cookiecutter
 
@@ -51,11 +52,56 @@ def test_diff_html__one_self_contained_side_by_side_page(tmp_path):
     page = page_path.read_text()
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert not re.search(r"<(script|link|img)\b|\bsrc=", page)  # nothing fetched
+    assert not pages.external_references(page)
     changes = ladder.compare(*(ladder.tree(ladder.render(lv, tmp_path / str(lv))) for lv in (2, 3)))
     for path in (p for paths in changes.values() for p in paths):
         assert f">{path} <span" in page  # one side-by-side section per file
     assert page.count('<table class="diff"') == sum(map(len, changes.values()))
     assert "evaluation gate: the challenger replaces the champion" in page
+
+
+def test_diff_html__without_a_path_writes_diff_low_high_html_where_it_runs(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    assert ladder.main(["diff", "3", "4", "--html"]) == 0
+    assert (tmp_path / "diff-3-4.html").read_text().startswith("<!doctype html>")
+    assert f"page written to {tmp_path / 'diff-3-4.html'}" in capsys.readouterr().out
+
+
+def test_diff__minified_code_shows_as_its_size_and_digest(tmp_path):
+    low, high = ({"page.html": f"<script>\n{code}\n</script>\n".encode()} for code in "ab")
+    low["page.html"] = low["page.html"].replace(b"a", b"a" * 2000)
+    high["page.html"] = high["page.html"].replace(b"b", b"b" * 2000)
+    text = ladder.annotated_diff(1, 2, low, high)
+    shown = [line for line in text.splitlines() if "minified code: 2000 characters" in line]
+    assert len(shown) == 2 and shown[0][0] == "-" and shown[1][0] == "+", text
+    assert shown[0][1:] != shown[1][1:], "the digest tells two builds apart"
+    assert "aaaa" not in text and "bbbb" not in text
+
+
+# Measures, in the page as drawn, how many characters fit in the first code cell of the page.
+MEASURE = """<script>
+const cell = document.querySelector("table.diff td:nth-child(3)");
+const probe = document.createElement("span");
+probe.style.whiteSpace = "pre";
+probe.textContent = "x".repeat(100);
+cell.appendChild(probe);
+const style = getComputedStyle(cell);
+const inner = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+document.body.dataset.chars = Math.floor(inner / (probe.getBoundingClientRect().width / 100));
+</script></body>"""
+
+
+@pages.needs_chromium
+@pytest.mark.parametrize("width", [1400, 1920])
+def test_diff_html__each_side_shows_80_characters_on_a_projector(tmp_path, width):
+    page = tmp_path / "diff.html"
+    assert ladder.main(["diff", "2", "3", "--html", str(page)]) == 0
+    page.write_text(page.read_text().replace("</body>", MEASURE))
+    chars = re.search(r'data-chars="(\d+)"', pages.offline_dom(page, width=width))
+    assert chars, "the page did not draw"
+    assert int(chars[1]) >= 80
 
 
 def test_diff__the_readme_example_is_what_diff_prints():

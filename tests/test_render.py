@@ -46,6 +46,7 @@ EXPECTED_FILES = {
 EXPECTED_FILES[2] = EXPECTED_FILES[1] | {
     ".dvc/.gitignore",
     ".dvc/config",
+    ".dvc/plots/offline.html",
     ".dvcignore",
     "dvc.yaml",
     "params.yaml",
@@ -71,6 +72,8 @@ EXPECTED_FILES[4] = EXPECTED_FILES[3] | {
 ANSWER_SETS = {"default": {}, "odd": ODD_ANSWERS}
 CASES = [(level, name) for level in ladder.levels() for name in ANSWER_SETS]
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+# Copied without rendering: a third-party build, whose code may hold `{#` and the like.
+VENDORED = {".dvc/plots/offline.html"}
 
 
 @pytest.fixture(params=CASES, ids=[f"level{level}-{name}" for level, name in CASES])
@@ -92,7 +95,7 @@ def test_render__no_template_syntax_left(project):
     leftovers = {
         name: LEFTOVER_JINJA.findall(content.decode())
         for name, content in ladder.tree(path).items()
-        if LEFTOVER_JINJA.search(content.decode())
+        if name not in VENDORED and LEFTOVER_JINJA.search(content.decode())
     }
     assert not leftovers
 

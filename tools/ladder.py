@@ -1,7 +1,7 @@
 """Render, compare and try the mlops-ladder templates; the noxfile and the tests call this.
 
 python tools/ladder.py diff 0 1          what level 1 adds to level 0
-python tools/ladder.py diff 0 1 --html diff.html   and a side-by-side page of it
+python tools/ladder.py diff 0 1 --html   and a side-by-side page of it, diff-0-1.html
 python tools/ladder.py diff --update     rewrite the golden diffs, templates/diffs/A-B.diff
 python tools/ladder.py new 1 [FOLDER]    render level 1 into FOLDER and run its first run
 """
@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import difflib
 import functools
+import hashlib
 import html
 import json
 import os
@@ -188,10 +189,11 @@ def locked_packages(path: str, content: bytes) -> list[str]:
 
 
 def _diffable(path: str, content: bytes) -> list[str]:
-    """The lines a diff compares: a lock's packages, any other file's lines."""
+    """The lines a diff compares: a lock's packages, any other file's lines (a minified line as
+    its length and digest)."""
     if content and path.rsplit("/", 1)[-1] in LOCKS and path.count("/") == 0:
         return locked_packages(path, content)
-    return _lines(content)
+    return _shown_lines(content)
 
 
 def _lines(content: bytes) -> list[str]:
@@ -199,6 +201,25 @@ def _lines(content: bytes) -> list[str]:
         return content.decode().splitlines(keepends=True)
     except UnicodeDecodeError:
         return ["<binary file>\n"]
+
+
+# A line this long is minified third-party code (the Vega builds that levels 2+ inline in their
+# plots page): a diff shows its size and digest, which still change when the code does.
+MINIFIED = 1000
+
+
+def _shown_lines(content: bytes) -> list[str]:
+    """The lines a diff shows: a minified line stands as its length and digest."""
+    return [
+        f"<minified code: {len(line.rstrip())} characters, sha256 {_digest(line)}>\n"
+        if len(line) > MINIFIED
+        else line
+        for line in _lines(content)
+    ]
+
+
+def _digest(line: str) -> str:
+    return hashlib.sha256(line.encode()).hexdigest()[:16]
 
 
 def comparable(files: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -349,15 +370,20 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>mlops-ladder: level {low} to level {high}</title>
 <style>
-body {{ font: 18px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #111; }}
+body {{ font: 18px/1.4 system-ui, sans-serif; margin: 1rem; color: #111; }}
 h1 {{ font-size: 1.6rem; }} h2 {{ font-size: 1.25rem; margin-top: 2.5rem; }}
 .why {{ color: #333; margin: .2rem 0 .6rem; }}
-table.diff {{ font: 15px/1.35 ui-monospace, Menlo, Consolas, monospace; border-collapse: collapse;
-  width: 100%; table-layout: fixed; }}
-table.diff td {{ padding: 0 .4rem; vertical-align: top; white-space: pre-wrap;
+/* difflib's six columns are, per side, a next-change link, the line number and the code. The
+   links go (the summary links every file) and the code takes the width: the font follows the
+   window so that each side holds 80 characters and more, up to 16 px on a wide screen. */
+table.diff {{ font: clamp(10px, calc((100vw - 3rem) / 108), 16px)/1.35 ui-monospace, Menlo,
+  Consolas, monospace; border-collapse: collapse; width: 100%; table-layout: fixed; }}
+table.diff colgroup:nth-of-type(3n+1) {{ width: 0; }}
+table.diff colgroup:nth-of-type(3n+2) {{ width: 5.5ch; }}
+table.diff .diff_next {{ padding: 0; overflow: hidden; visibility: hidden; }}
+table.diff td {{ padding: 0 .3rem; vertical-align: top; white-space: pre-wrap;
   overflow-wrap: anywhere; }}
-table.diff td.diff_header {{ width: 3.5em; text-align: right; color: #777; }}
-table.diff td.diff_next {{ width: 1.2em; }}
+table.diff td.diff_header {{ text-align: right; color: #777; }}
 table.diff th {{ text-align: left; background: #eee; padding: .3rem .4rem; }}
 .diff_add {{ background: #c8f0c8; }} .diff_chg {{ background: #ffe9a8; }}
 .diff_sub {{ background: #f7c4c4; }}
@@ -391,8 +417,8 @@ def diff_html(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
                 f'<td class="kind-{kind}">{kind}</td><td>{reason}</td></tr>'
             )
             table = sides.make_table(
-                _lines(lower.get(path, b"")),
-                _lines(upper.get(path, b"")),
+                _diffable(path, lower.get(path, b"")),
+                _diffable(path, upper.get(path, b"")),
                 f"level {low}" if path in lower else f"(not in level {low})",
                 f"level {high}" if path in upper else f"(not in level {high})",
                 context=kind == "changed",
@@ -458,7 +484,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     diff = commands.add_parser("diff", help="what level HIGH adds to level LOW")
     diff.add_argument("low", type=int, choices=levels(), nargs="?")
     diff.add_argument("high", type=int, choices=levels(), nargs="?")
-    diff.add_argument("--html", type=Path, metavar="PATH", help="also write a side-by-side page")
+    diff.add_argument(
+        "--html",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="also write a side-by-side page (default: diff-LOW-HIGH.html)",
+    )
     diff.add_argument(
         "--update", action="store_true", help="rewrite the golden diff of every adjacent pair"
     )
@@ -468,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "diff" and args.update:
-        if args.low is not None or args.html:
+        if args.low is not None or args.html is not None:
             parser.error("diff --update takes no levels and no --html: it rewrites every pair")
         for name, state in update_goldens(TEMPLATES).items():
             print(f"{state:9s} {name}")
@@ -477,12 +509,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("diff needs two levels, LOW HIGH (or --update)")
         if args.low >= args.high:
             parser.error("diff LOW HIGH needs LOW < HIGH")
-        if args.html and not args.html.parent.is_dir():
-            parser.error(f"--html {args.html}: the folder {args.html.parent} does not exist")
+        page = None
+        if args.html is not None:
+            page = Path(args.html or f"diff-{args.low}-{args.high}.html")
+            if not page.parent.is_dir():
+                parser.error(f"--html {page}: the folder {page.parent} does not exist")
         sys.stdout.write(diff_text(args.low, args.high))
-        if args.html:
-            args.html.write_text(diff_html(args.low, args.high), encoding="utf-8")
-            print(f"\nSide-by-side page written to {args.html.resolve()}")
+        if page:
+            page.write_text(diff_html(args.low, args.high), encoding="utf-8")
+            print(f"\nSide-by-side page written to {page.resolve()}")
     else:
         folder = (args.folder or ROOT / "out" / f"level{args.level}").resolve()
         existing = [path for path in folder.glob("*") if path.is_dir()] if folder.exists() else []

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import ladder
+import pages
 import pytest
 from gha import run_workflow
 from projects import copy_project
@@ -125,11 +126,29 @@ def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2):
         params.write_text(original)
 
 
-def test_plots__dvc_renders_one_scatter_of_predicted_vs_actual(level2):
-    dvc(level2, "plots", "show")
-    page = (level2 / "dvc_plots" / "index.html").read_text()
+@pytest.fixture(scope="module")
+def plots_page(level2):
+    """`make plots`, as the README says: the page DVC writes."""
+    done = subprocess.run(
+        ["make", "plots"], cwd=level2, env=ladder.project_env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return level2 / "dvc_plots" / "index.html"
+
+
+def test_plots__dvc_renders_one_scatter_of_predicted_vs_actual_with_nothing_from_the_network(
+    plots_page,
+):
+    page = plots_page.read_text()
     assert page.count('"mark": {"type": "point"') == 1, "one scatter plot, drawn once"
     assert "predicted vs actual" in page
+    assert not pages.external_references(page)
+
+
+@pages.needs_chromium
+def test_plots__the_page_draws_in_a_browser_with_no_network(plots_page):
+    dom = pages.offline_dom(plots_page)
+    assert re.search(r'<canvas [^>]*class="marks"', dom), "Vega drew no plot"
 
 
 def test_make__help_lists_every_task_the_readme_names(level2):

@@ -8,12 +8,14 @@ that needs the one before, so any test also passes alone: `-k test_b` plays a, c
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import threading
 import time
 
 import ladder
+import pages
 import pytest
 from gha import run_workflow
 from runs import git_commit_all, in_project, set_param
@@ -93,6 +95,32 @@ def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(
     assert f"live RMSE {summary['live_rmse']:.2f} of version 1 is within 6.0" in chapter_a
     assert (level4 / "reports" / "monitoring" / "report.html").stat().st_size > 10_000
     assert registry_state(level4, env) == ([1], "1") and served_version(service) == "1"
+
+
+@pytest.fixture(scope="module")
+def monitoring_pages(level4, env, chapter_a, tmp_path_factory) -> list:
+    """The drift report of chapter a, and its trend plot drawn by DVC as the README says."""
+    folder = tmp_path_factory.mktemp("trend")
+    subprocess.run(
+        ["uv", "run", "dvc", "plots", "show", "reports/monitoring/trend.csv", "-y", "live_rmse",
+         "--x-label", "monitoring run", "-o", str(folder)],
+        cwd=level4, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    return [level4 / "reports" / "monitoring" / "report.html", folder / "index.html"]
+
+
+def test_a_pages__the_drift_report_and_the_trend_plot_load_nothing_from_the_network(
+    monitoring_pages,
+):
+    for page in monitoring_pages:
+        assert not pages.external_references(page.read_text()), page
+
+
+@pages.needs_chromium
+def test_a_pages__both_draw_in_a_browser_with_no_network(monitoring_pages):
+    report, trend = (pages.offline_dom(page) for page in monitoring_pages)
+    assert "Dataset Drift" in report and "<canvas" in report, "Evidently drew no report"
+    assert re.search(r'<canvas [^>]*class="marks"', trend), "Vega drew no trend"
 
 
 @pytest.fixture(scope="module")

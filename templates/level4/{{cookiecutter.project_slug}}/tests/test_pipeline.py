@@ -2,6 +2,10 @@
 
 import importlib
 import json
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -14,6 +18,13 @@ from {{ cookiecutter.package_name }}.simulate import write_month
 
 PROJECT = Path(__file__).parents[1]
 RIDES = 1500  # per simulated month: small, but above any minimum row count
+# What a page would load from another host: a script, a style sheet, a font, an image.
+EXTERNAL = re.compile(
+    r"""<(?:script|img|iframe)\b[^>]*?\bsrc\s*=\s*["']?(?:https?:)?//"""
+    r"""|<link\b[^>]*?\bhref\s*=\s*["']?(?:https?:)?//"""
+    r"""|(?:@import\s*|url\()\s*["']?(?:https?:)?//""",
+    re.IGNORECASE,
+)
 
 
 @pytest.fixture
@@ -69,3 +80,22 @@ def test_load_settings__a_missing_setting_is_named(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ValueError, match="lacks the setting 'alpha'"):
         load_settings(tmp_path / "params.yaml")
+
+
+def test_plots__dvc_draws_them_offline_with_the_vega_the_project_ships(tmp_path):
+    """`dvc plots show` fills the page that .dvc/config names: it loads nothing from a CDN."""
+    subprocess.run(["git", "init", "--quiet"], cwd=tmp_path, check=True)
+    (tmp_path / ".dvc").mkdir()
+    shutil.copy(PROJECT / ".dvc" / "config", tmp_path / ".dvc" / "config")
+    shutil.copytree(PROJECT / ".dvc" / "plots", tmp_path / ".dvc" / "plots")
+    (tmp_path / "points.csv").write_text("actual,predicted\n10,11.25\n20,17.75\n")
+    shown = subprocess.run(
+        [sys.executable, "-m", "dvc", "plots", "show", "points.csv", "-x", "actual", "-y",
+         "predicted", "-o", "page"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    page = (tmp_path / "page" / "index.html").read_text()
+    assert "17.75" in page, "the plot's data is in the page"
+    assert "vegaEmbed=" in page, "vega-embed is inlined"
+    assert not EXTERNAL.findall(page), "the page loads from the network"

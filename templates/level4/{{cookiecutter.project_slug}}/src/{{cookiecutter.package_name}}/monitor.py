@@ -126,7 +126,7 @@ def run(settings: Settings, log: PredictionLog) -> Figures:
     log.record_figures(summary)
     log.figures().to_csv(out / "trend.csv", index=False)
 
-    mlflow.set_experiment(f"{tracking.EXPERIMENT}-monitoring")
+    tracking.start(f"{tracking.EXPERIMENT}-monitoring")
     with mlflow.start_run(run_name=f"monitor v{release.version}"):
         mlflow.log_metrics(
             {

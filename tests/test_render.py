@@ -52,6 +52,7 @@ EXPECTED_FILES[2] = EXPECTED_FILES[1] | {
     "params.yaml",
     "src/{package}/prepare.py",
     "src/{package}/tracking.py",
+    "src/{package}/artifacts.py",
     "tests/test_pipeline.py",
 }
 EXPECTED_FILES[3] = EXPECTED_FILES[2] | {

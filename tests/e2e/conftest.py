@@ -91,6 +91,7 @@ LONGEST_FIRST = (
     "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[1]",
     "test_level1.py",
     "test_level3.py::test_cd_workflow",
+    "test_moved.py",
     "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[0]",
 )
 

@@ -5,7 +5,6 @@ import contextlib
 import fcntl
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -61,8 +60,8 @@ def make_first_run(level: int, folder: Path) -> FirstRun:
 def copy_project(source: Path, target_parent: Path) -> Path:
     """A working copy of a project: its files copied (not DVC's scratch folder), its relocatable
     venv hard-linked (nothing writes into an installed package: uv replaces files rather than
-    editing them), its own package installed from the copy, and MLflow's store pointed at the
-    copy's artifacts."""
+    editing them) and its own package installed from the copy. MLflow's store needs nothing:
+    the project records its artifacts relative to mlflow.db (test_moved.py holds that)."""
     target = target_parent / source.name
     target_parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, target, symlinks=True, ignore=_not_copied(source))
@@ -70,8 +69,6 @@ def copy_project(source: Path, target_parent: Path) -> Path:
         subprocess.run(["cp", "-al", str(source / ".venv"), str(target / ".venv")], check=True)
     if (target / "pyproject.toml").exists():
         ladder.run("uv sync --locked --quiet --inexact", target)
-    if (target / "mlflow.db").exists():
-        relocate_mlflow(target / "mlflow.db", source, target)
     return target
 
 
@@ -79,20 +76,3 @@ def _not_copied(source: Path) -> Callable[[str, list[str]], set[str]]:
     """The venv (linked instead) and DVC's scratch folder, which holds paths of the original."""
     skipped = {source / ".venv", source / ".dvc" / "tmp"}
     return lambda folder, names: {name for name in names if Path(folder) / name in skipped}
-
-
-def relocate_mlflow(database: Path, old: Path, new: Path) -> None:
-    """MLflow records artifact locations as absolute paths: make the copy's point at its own."""
-    with contextlib.closing(sqlite3.connect(database)) as store:
-        tables = [row[0] for row in store.execute("SELECT name FROM sqlite_master "
-                                                  "WHERE type = 'table'")]  # fmt: skip
-        for table in tables:
-            for column in store.execute(f'PRAGMA table_info("{table}")').fetchall():
-                name, kind = column[1], column[2].upper()
-                if "CHAR" in kind or "TEXT" in kind:
-                    store.execute(
-                        f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
-                        f'WHERE instr("{name}", ?) > 0',
-                        (f"{old}/", f"{new}/", f"{old}/"),
-                    )
-        store.commit()

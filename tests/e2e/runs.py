@@ -70,3 +70,21 @@ def train_output(project: Path) -> str:
         cwd=project, env=ladder.project_env(), capture_output=True, text=True, check=True,
     )  # fmt: skip
     return result.stdout
+
+
+def make(project: Path, target: str) -> subprocess.CompletedProcess:
+    """`make TARGET` in the project, as its README says; returns what it did (not checked)."""
+    return subprocess.run(
+        ["make", target], cwd=project, env=ladder.project_env(), capture_output=True, text=True
+    )
+
+
+def clone_and_pull(project: Path) -> Path:
+    """A clone of the project beside it (the default DVC remote is a relative path), set up
+    as its README says: `make install && make pull`. Checks that each step succeeds."""
+    clone = project.parent / f"{project.name}-clone"
+    ladder.run(f"git clone --quiet {project} {clone}", project.parent)
+    for target in ("install", "pull"):
+        done = make(clone, target)
+        assert done.returncode == 0, f"make {target} in the clone:\n{done.stdout}{done.stderr}"
+    return clone

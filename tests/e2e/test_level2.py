@@ -10,7 +10,7 @@ import pages
 import pytest
 from gha import run_workflow
 from projects import copy_project
-from runs import git_commit_all, in_project
+from runs import clone_and_pull, commit, git_commit_all, in_project, make
 
 pytestmark = [pytest.mark.levels(2), pytest.mark.xdist_group("level2")]
 
@@ -48,8 +48,9 @@ def dvc(project, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def pushed(level2):
-    """The project after `dvc push` to its default local remote."""
-    dvc(level2, "push")
+    """The project after `make push` to its default local remote."""
+    done = make(level2, "push")
+    assert done.returncode == 0, done.stdout + done.stderr
     return level2
 
 
@@ -85,12 +86,9 @@ def test_repro__a_changed_param_reruns_train_and_evaluate_only(own_level2):
     assert "Running stage 'train'" in printed and "Running stage 'evaluate'" in printed
 
 
-def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed, tmp_path):
-    clone = pushed.parent / f"{pushed.name}-clone"  # beside it: the remote path is relative
-    ladder.run(f"git clone --quiet {pushed} {clone}", tmp_path)
+def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed):
+    clone = clone_and_pull(pushed)  # make install && make pull, as the README says
     try:
-        ladder.run("uv sync --locked --quiet", clone)
-        dvc(clone, "pull")
         assert "Data and pipelines are up to date." in dvc(clone, "status")
         for path in ("models/model.pkl", "data/prepared/val.parquet", "data/raw"):
             original, restored = pushed / path, clone / path
@@ -107,6 +105,35 @@ def test_exp_run__an_experiment_also_appears_in_mlflow(own_level2):
     alphas = {run["params"]["train.alpha"] for run in mlflow_runs(own_level2)}
     assert "0.25" in alphas
     assert "0.25" in dvc(own_level2, "exp", "show", "--csv")
+
+
+def test_push__refuses_what_no_commit_holds_then_pushes_a_committed_workspace(own_level2):
+    remote = own_level2.parent / f"{own_level2.name}-dvc-remote"  # the default, beside it
+    dvc(own_level2, "exp", "run", "-n", "half", "-S", "train.alpha=0.5")
+    assert "alpha: 0.5" in (own_level2 / "params.yaml").read_text(), "DVC applied it"
+
+    refused = make(own_level2, "push")
+    assert refused.returncode != 0
+    assert "M params.yaml" in refused.stdout, "git status shows what is not committed"
+    assert "make push: commit these changes first" in refused.stderr
+    assert not remote.exists(), "nothing was pushed"
+
+    ladder.run("git checkout . && uv run dvc checkout", own_level2)  # back to the commit
+    (own_level2 / "models" / "model.pkl").unlink()  # git cannot see this one; DVC can
+    refused = make(own_level2, "push")
+    assert refused.returncode != 0 and "deleted:" in refused.stdout
+    assert "make push: the outputs differ from dvc.lock" in refused.stderr
+    assert not remote.exists(), "nothing was pushed"
+
+    ladder.run("uv run dvc exp apply half", own_level2)
+    commit(own_level2, "alpha 0.5")
+    pushed = make(own_level2, "push")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    clone = clone_and_pull(own_level2)
+    assert "Data and pipelines are up to date." in dvc(clone, "status")
+    assert (clone / "models" / "model.pkl").read_bytes() == (
+        own_level2 / "models" / "model.pkl"
+    ).read_bytes(), "the clone has the model of the commit: alpha 0.5"
 
 
 def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2):

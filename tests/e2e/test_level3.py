@@ -9,7 +9,7 @@ import subprocess
 import ladder
 import pytest
 from gha import run_workflow
-from runs import commit, git_commit_all, in_project, set_param
+from runs import clone_and_pull, commit, git_commit_all, in_project, make, set_param
 from services import http, mlflow_server, postgres, scoring_service
 
 pytestmark = pytest.mark.levels(3)  # each test has its own copy: any worker can take it
@@ -165,6 +165,22 @@ def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3)
         )
         assert "deploy: ran Reload the production service with the new champion" in run.log
         assert http(f"{url}/model")[1]["version"] == "2"
+
+
+def test_push__refuses_the_uncommitted_first_run_then_a_clone_pulls_it_whole(copy_of):
+    project = copy_of(3)  # as `make run` leaves it: dvc.lock staged, the run not committed
+    refused = make(project, "push")
+    assert refused.returncode != 0, "a clone would get no dvc.lock: Checkout failed"
+    assert "dvc.lock" in refused.stdout and "make push: commit" in refused.stderr
+
+    commit(project, "First tracked run")  # as the README says
+    pushed = make(project, "push")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    clone = clone_and_pull(project)
+    status = ladder.run("uv run dvc status", clone, capture_output=True, text=True).stdout
+    assert "Data and pipelines are up to date." in status
+    for path in ("models/model.pkl", "data/prepared/val.parquet"):
+        assert (clone / path).read_bytes() == (project / path).read_bytes(), path
 
 
 def test_team_mode__the_release_flow_against_postgresql_and_mlflow_server(copy_of):

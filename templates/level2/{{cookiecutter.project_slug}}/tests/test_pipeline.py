@@ -12,7 +12,7 @@ import mlflow
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }} import evaluate
+from {{ cookiecutter.package_name }} import artifacts, evaluate, tracking
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.simulate import write_month
 
@@ -65,6 +65,29 @@ def test_stages__write_every_declared_output_and_track_the_run(workspace):
     assert {"git.commit", "data.raw_md5", "data.train_md5"} <= set(run.data.tags)
     model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
     assert list(model.feature_names_in_) == ["PULocationID", "DOLocationID", "trip_distance"]
+
+
+def test_tracking__a_moved_store_still_finds_its_models(workspace, tmp_path_factory, monkeypatch):
+    for stage in ("prepare", "train"):
+        importlib.import_module(f"{{ cookiecutter.package_name }}.{stage}").main()
+    run_id = json.loads((workspace / "models" / "run.json").read_text())["run_id"]
+    experiment = mlflow.get_experiment_by_name(tracking.EXPERIMENT)
+    assert experiment.artifact_location == f"project:mlruns/{tracking.EXPERIMENT}"
+
+    moved = tmp_path_factory.mktemp("moved")
+    for name in ("mlflow.db", "mlruns"):
+        shutil.move(workspace / name, moved / name)
+    monkeypatch.chdir(moved)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # the default, sqlite:///mlflow.db, from here
+    tracking.connect()
+    assert artifacts.store_folder() == moved
+    model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
+    assert list(model.feature_names_in_) == ["PULocationID", "DOLocationID", "trip_distance"]
+
+
+def test_store_folder__without_a_sqlite_store_is_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert artifacts.store_folder("http://127.0.0.1:5000") == tmp_path
 
 
 def test_floor__a_model_worse_than_the_floor_is_named(tmp_path):

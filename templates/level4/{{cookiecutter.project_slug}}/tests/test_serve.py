@@ -19,7 +19,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeRegressor
 
-from {{ cookiecutter.package_name }} import registry
+from {{ cookiecutter.package_name }} import registry, tracking
 from {{ cookiecutter.package_name }}.deploy import deploy
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.predlog import PredictionLog
@@ -50,7 +50,7 @@ def tracking_uri(tmp_path_factory):
 
 
 def register(model, alias: str = registry.CHAMPION) -> str:
-    mlflow.set_experiment("serve-tests")  # in this store, whatever an earlier test made active
+    tracking.start("serve-tests")  # in this store (its artifacts beside it), whatever was active
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(model, name="model")
     version = str(mlflow.register_model(info.model_uri, registry.MODEL_NAME).version)

@@ -175,7 +175,7 @@ def run(settings: Settings, log: PredictionLog) -> tuple[Figures, Verdict]:
         trend[column] = trend[column].map(json.dumps)  # valid CSV: nested values as JSON
     trend.to_csv(out / "trend.csv", index=False)
 
-    mlflow.set_experiment(f"{tracking.EXPERIMENT}-monitoring")
+    tracking.start(f"{tracking.EXPERIMENT}-monitoring")
     with mlflow.start_run(run_name=f"monitor v{version}", tags={"action": verdict.action}):
         mlflow.log_metrics(
             {

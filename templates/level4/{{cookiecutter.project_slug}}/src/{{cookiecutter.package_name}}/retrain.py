@@ -74,7 +74,7 @@ def split(
 def retrain(settings: Settings, window: pd.DataFrame) -> Decision:
     """Train a challenger on recent rides, then gate it against the champion on the newest."""
     rides, holdout = split(window, settings.retrain_rides, settings.holdout_share)
-    mlflow.set_experiment(tracking.EXPERIMENT)
+    tracking.start()
     with mlflow.start_run(run_name="retraining", tags=dict([SOURCE_TAG])):
         print(f"retraining: training a challenger on {len(rides)} recent rides", flush=True)
         mlflow.log_params(

@@ -1,5 +1,6 @@
 """MLflow tracking: where runs go, and what identifies the data and code of a run."""
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -11,11 +12,15 @@ import numpy as np
 import pandas as pd
 import sklearn
 import yaml
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = __package__
+# Where a new experiment keeps its artifacts in the local store: relative to mlflow.db, through
+# the `project:` scheme of artifacts.py, so that the project can be moved or copied.
+ARTIFACTS = "project:mlruns"
 
 
 def connect() -> str:
@@ -26,8 +31,12 @@ def connect() -> str:
 
 
 def start(experiment: str = EXPERIMENT) -> str:
-    """Connect, and log runs into the project's experiment; returns the URI."""
+    """Connect, and log runs into the project's experiment; returns the URI. In a SQLite store,
+    a new experiment keeps its artifacts beside the store (a server decides for itself)."""
     uri = connect()
+    if uri.startswith("sqlite:") and mlflow.get_experiment_by_name(experiment) is None:
+        with contextlib.suppress(MlflowException):  # made meanwhile by another process: fine
+            mlflow.create_experiment(experiment, artifact_location=f"{ARTIFACTS}/{experiment}")
     mlflow.set_experiment(experiment)
     return uri
 

@@ -118,6 +118,11 @@ def test_make__installs_uv_in_a_terminal_that_has_only_python(copy_of, tmp_path)
     assert "installing" not in make("install")  # the second time, uv is there
     assert ".tools/" in (project / ".gitignore").read_text().splitlines()
 
+    moved = project.rename(project.with_name("moved"))  # the venv is relocatable: it moves too
+    done = subprocess.run([".tools/bin/uv", "run", "--no-sync", "pytest", "--version"], cwd=moved,
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0 and "pytest" in done.stdout + done.stderr, done.stderr
+
 
 def test_make__uses_the_project_venv_while_another_is_active_without_a_warning(level1):
     """After the quickstart, the ladder's own venv is still active in that terminal."""

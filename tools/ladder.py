@@ -438,7 +438,7 @@ def place(
             if target.exists() or target.is_symlink():
                 if not force:
                     raise ProjectExists(
-                        f"{target} exists: add --force to replace it, remove it, "
+                        f"{shown(target)} exists: add --force to replace it, remove it, "
                         "or name another FOLDER"
                     )
                 stop_service(target)

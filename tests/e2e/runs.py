@@ -70,3 +70,12 @@ def train_output(project: Path) -> str:
         cwd=project, env=ladder.project_env(), capture_output=True, text=True, check=True,
     )  # fmt: skip
     return result.stdout
+
+
+def readme_commands(project: Path, heading: str) -> list[str]:
+    """The commands of the ```bash blocks in the README section `### heading`, one per line,
+    in order, as a person would paste them (comments are left to bash)."""
+    readme = (project / "README.md").read_text()
+    section = re.split(r"\n##+ ", readme.split(f"\n### {heading}\n", 1)[1])[0]
+    blocks = re.findall(r"^```bash\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]

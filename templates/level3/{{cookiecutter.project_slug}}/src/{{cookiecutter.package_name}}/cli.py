@@ -10,6 +10,7 @@ from pathlib import Path
 from . import registry, tracking
 from .config import PARAMS_FILE, Settings, load_settings
 from .data import clean, month_path, read_month
+from .deploy import PID_FILE, recorded_pid, stop_local
 from .deploy import deploy as deploy_champion
 from .evaluate import floor_problem, rmse
 from .predict import PREDICTION, predict
@@ -63,6 +64,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=float(os.environ.get("RELOAD_SECONDS", "0")),
         help="poll the registry and reload when the champion changes (0: only POST /reload)",
     )
+    serve.add_argument("--pid-file", type=Path, help="write the PID here while serving")
+    stop = commands.add_parser("stop", help="stop the local service that deploy or serve started")
+    stop.add_argument("--pid-file", type=Path, default=PID_FILE)
     deploy = commands.add_parser("deploy", help="make the service serve the current champion")
     deploy.add_argument("--url", help="a running service to reload (default: the local one)")
     deploy.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
@@ -110,7 +114,12 @@ def _run(args: argparse.Namespace) -> None:
         from .serve import create_app
 
         tracking.connect()
-        uvicorn.run(create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port)
+        with recorded_pid(args.pid_file):
+            uvicorn.run(
+                create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port
+            )
+    elif args.command == "stop":
+        print(stop_local(args.pid_file))
     elif args.command == "deploy":
         tracking.connect()
         champion = registry.version_for(registry.CHAMPION)

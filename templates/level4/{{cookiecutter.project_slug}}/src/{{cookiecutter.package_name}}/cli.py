@@ -13,6 +13,7 @@ import pandas as pd
 from . import registry, tracking
 from .config import PARAMS_FILE, Settings, load_settings
 from .data import clean, month_path, read_month
+from .deploy import PID_FILE, recorded_pid, stop_local
 from .deploy import deploy as deploy_champion
 from .evaluate import floor_problem, rmse
 from .predict import PREDICTION, predict
@@ -68,6 +69,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=float(os.environ.get("RELOAD_SECONDS", "0")),
         help="poll the registry and reload when the champion changes (0: only POST /reload)",
     )
+    serve.add_argument("--pid-file", type=Path, help="write the PID here while serving")
+    stop = commands.add_parser("stop", help="stop the local service that deploy or serve started")
+    stop.add_argument("--pid-file", type=Path, default=PID_FILE)
     deploy = commands.add_parser("deploy", help="make the service serve the current champion")
     deploy.add_argument("--url", help="a running service to reload (default: the local one)")
     deploy.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
@@ -79,6 +83,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     retrain.add_argument("--url", help="the service to reload on promotion (default: local)")
     retrain.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
+    reset = commands.add_parser(
+        "reset-demo", help="stop the local service; undo the replayed traffic and retrainings"
+    )
+    reset.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
     feedback = commands.add_parser("feedback", help="load actual durations from a file")
     feedback.add_argument("file", type=Path, help="parquet or CSV: request_id, row, duration")
     replay = commands.add_parser("replay", help="replay simulated traffic against the service")
@@ -133,7 +141,12 @@ def _run(args: argparse.Namespace) -> None:
         from .serve import create_app
 
         tracking.connect()
-        uvicorn.run(create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port)
+        with recorded_pid(args.pid_file):
+            uvicorn.run(
+                create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port
+            )
+    elif args.command == "stop":
+        print(stop_local(args.pid_file))
     elif args.command == "deploy":
         tracking.connect()
         champion = registry.version_for(registry.CHAMPION)
@@ -155,6 +168,11 @@ def _run(args: argparse.Namespace) -> None:
         outcome = retrain_if_needed(DEFAULTS, PredictionLog(), args.url, args.port)
         deployed = f"; {outcome.deployed}" if outcome.deployed else ""
         print(f"{outcome.action}: {outcome.reason}{deployed}")
+    elif args.command == "reset-demo":
+        from .retrain import reset_demo  # imported here: Evidently takes seconds to import
+
+        for line in reset_demo(DEFAULTS, args.port):
+            print(line)
     elif args.command == "feedback":
         table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
         items = table[["request_id", "row", "duration"]].to_dict(orient="records")

@@ -25,6 +25,7 @@ CATEGORICAL = ["PULocationID", "DOLocationID"]
 NUMERICAL = ["trip_distance", "prediction"]
 REFERENCE_ARTIFACT = "reference/rides.parquet"  # logged by retraining; else the prepared month
 COLUMN_SCORE = re.compile(r"ValueDrift\(column=(?P<column>\w+),")
+EXPERIMENT = f"{tracking.EXPERIMENT}-monitoring"  # a run per monitoring job, with its report
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def run(settings: Settings, log: PredictionLog) -> Figures:
     log.record_figures(summary)
     log.figures().to_csv(out / "trend.csv", index=False)
 
-    mlflow.set_experiment(f"{tracking.EXPERIMENT}-monitoring")
+    mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"monitor v{release.version}"):
         mlflow.log_metrics(
             {

@@ -115,9 +115,10 @@ def vendor(session: nox.Session) -> None:
 
 @nox.session
 def new(session: nox.Session) -> None:
-    """Render level N into FOLDER (default ./out) and run its main pipeline: new -- N [FOLDER]."""
+    """Render level N into FOLDER (default ./out) and run it: new -- N [FOLDER] [--force]."""
     session.install("--group", "ladder")
-    session.run("python", "tools/ladder.py", "new", *(session.posargs or ["1"]))
+    with session.chdir(session.invoked_from):  # FOLDER, and the path it prints, are from here
+        session.run("python", f"{HERE}/tools/ladder.py", "new", *(session.posargs or ["1"]))
 
 
 @nox.session

@@ -44,6 +44,24 @@ def test_hooks__identical_at_every_level(level, hook):
     assert ours == (ladder.TEMPLATES / f"level{LEVELS[0]}" / "hooks" / hook).read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("output", "shown"),
+    [
+        ("out/here", "out/here/taxi_ride_duration"),
+        ("../elsewhere", "{tmp}/elsewhere/taxi_ride_duration"),
+    ],
+)
+def test_post_gen_hook__says_where_to_cd_from_where_cookiecutter_ran(
+    tmp_path, monkeypatch, capfd, output, shown
+):
+    started = tmp_path / "started"
+    started.mkdir()
+    monkeypatch.setenv("PWD", str(started))  # the hook reads where cookiecutter was started
+    ladder.render(LEVELS[-1], started / output)
+    shown = shown.format(tmp=tmp_path)
+    assert f"Next: cd {shown} and read README.md." in capfd.readouterr().out
+
+
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
 def test_bad_answer__one_clear_line_and_no_folder(tmp_path, capfd, level, answers, message):

@@ -47,6 +47,14 @@ def test_lesson__a_missing_part_is_reported(tmp_path):
     assert "no runnable `python3 -m nox -s diff -- 1 2`" in problems
 
 
+def test_lesson__a_service_left_running_is_reported(tmp_path):
+    broken = tmp_path / "level3.md"
+    broken.write_text(LESSONS[3].read_text().replace("$ make stop\n", "$ make decision\n"))
+    assert "starts the service (`make deploy`) but never stops it (`make stop`)" in (
+        lesson_problems(3, broken)
+    )
+
+
 def test_readme__plans_the_day_and_links_every_lesson_in_order():
     document = parse(DOCS / "README.md")
     targets = [target for _, target in relative_links(document)]

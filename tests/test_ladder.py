@@ -7,6 +7,7 @@ from pathlib import Path
 import ladder
 import pages
 import pytest
+from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
 
@@ -135,8 +136,48 @@ def test_root_template__renders_the_chosen_level(tmp_path):
     assert (Path(project) / "duration-prediction.ipynb").is_file()  # the first choice: level 0
 
 
-def test_new__refuses_a_folder_that_already_holds_a_project(tmp_path, capsys):
+def test_new__refuses_a_folder_that_already_holds_a_project_and_names_force(tmp_path, capsys):
     (tmp_path / "taxi_ride_duration").mkdir()
     with pytest.raises(SystemExit):
         ladder.main(["new", "1", str(tmp_path)])
-    assert "taxi_ride_duration exists: remove it, or name another FOLDER" in capsys.readouterr().err
+    assert "taxi_ride_duration exists: add --force to replace it" in capsys.readouterr().err
+    assert [path.name for path in tmp_path.iterdir()] == ["taxi_ride_duration"]
+    assert not any((tmp_path / "taxi_ride_duration").iterdir()), "left as it was"
+
+
+def test_new__force_replaces_the_project_and_leaves_its_neighbours(tmp_path):
+    old = tmp_path / "taxi_ride_duration"
+    (old / "models").mkdir(parents=True)
+    (old / "models" / "model.pkl").write_text("an earlier run")
+    (tmp_path / "taxi_ride_duration-dvc-remote").mkdir()
+
+    project = ladder.place(2, tmp_path, force=True)
+
+    assert project == old and (project / "dvc.yaml").is_file()
+    assert not (project / "models").exists(), "nothing of the earlier run is left"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "taxi_ride_duration",
+        "taxi_ride_duration-dvc-remote",
+    ]
+
+
+def test_new__a_render_that_fails_leaves_the_folder_as_it_was(tmp_path):
+    bad = {"author_email": "not an address"}  # the pre-gen hook refuses it
+    old = tmp_path / "out" / "taxi_ride_duration"
+    old.mkdir(parents=True)
+    (old / "kept").write_text("an earlier run")
+    with pytest.raises(FailedHookException):
+        ladder.place(1, tmp_path / "out", force=True, answers=bad)
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == [
+        "out", "out/taxi_ride_duration", "out/taxi_ride_duration/kept"
+    ]  # fmt: skip
+
+    with pytest.raises(FailedHookException):
+        ladder.place(1, tmp_path / "new" / "level1", answers=bad)
+    assert not (tmp_path / "new").exists(), "no folder made for a project that was not"
+
+
+def test_new__names_the_project_as_typed_from_where_it_ran(tmp_path):
+    project = tmp_path / "out" / "level1" / "taxi_ride_duration"
+    assert ladder.shown(project, tmp_path) == "out/level1/taxi_ride_duration"
+    assert ladder.shown(project, tmp_path / "elsewhere") == str(project)

@@ -4,6 +4,7 @@ python tools/ladder.py diff 0 1          what level 1 adds to level 0
 python tools/ladder.py diff 0 1 --html   and a side-by-side page of it, diff-0-1.html
 python tools/ladder.py diff --update     rewrite the golden diffs, templates/diffs/A-B.diff
 python tools/ladder.py new 1 [FOLDER]    render level 1 into FOLDER and run its first run
+python tools/ladder.py new 1 --force     the same, replacing the project a previous run made
 """
 
 import argparse
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -466,6 +468,63 @@ def run(command: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
+class ProjectExists(Exception):
+    """The folder already holds the project that `new` would make."""
+
+
+def place(
+    level: int,
+    folder: Path,
+    force: bool = False,
+    answers: Mapping[str, str] | None = None,
+    templates: Path = TEMPLATES,
+) -> Path:
+    """Render `level` into `folder`, where a project of the same name may stand only if
+    `force` says to replace it. The render goes to a scratch folder inside `folder` first, so
+    a render that fails leaves `folder` as it was (and no folder it had to create)."""
+    made = [parent for parent in (folder, *folder.parents) if not parent.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".rendering-") as scratch:
+            with quiet_stdout():  # the hook's "Next: cd <slug>" is not where this project is
+                rendered = render(level, Path(scratch), answers, templates)
+            target = folder / rendered.name
+            if target.exists() or target.is_symlink():
+                if not force:
+                    raise ProjectExists(
+                        f"{shown(target)} exists: add --force to replace it, remove it, "
+                        "or name another FOLDER"
+                    )
+                stop_service(target)
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink()
+            rendered.rename(target)
+    except BaseException:
+        for parent in made:  # the deepest first: each is empty unless the render succeeded
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise
+    return target
+
+
+def stop_service(project: Path) -> None:
+    """Stop the local scoring service of a project about to be replaced (`make stop`, levels
+    3-4), so that no process keeps serving from deleted files or holding the port."""
+    makefile = project / "Makefile"
+    has_stop = makefile.is_file() and "\nstop:" in makefile.read_text()
+    if has_stop and (project / "serve.pid").exists():
+        run("make stop", project)
+
+
+def shown(path: Path, cwd: Path | None = None) -> str:
+    """`path` as a person in `cwd` would type it: relative when inside `cwd`, else absolute."""
+    cwd = (cwd or Path.cwd()).resolve()
+    path = path.resolve()
+    return path.relative_to(cwd).as_posix() if path.is_relative_to(cwd) else str(path)
+
+
 def first_run(
     level: int, project: Path, package: str, env: Mapping[str, str] | None = None
 ) -> None:
@@ -497,6 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     new = commands.add_parser("new", help="render a level and run its main pipeline")
     new.add_argument("level", type=int, choices=levels())
     new.add_argument("folder", type=Path, nargs="?", help="default: ./out/levelN")
+    new.add_argument(
+        "--force", action="store_true", help="replace the project that FOLDER already holds"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "diff" and args.update:
@@ -520,14 +582,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nSide-by-side page written to {page.resolve()}")
     else:
         folder = (args.folder or ROOT / "out" / f"level{args.level}").resolve()
-        existing = [path for path in folder.glob("*") if path.is_dir()] if folder.exists() else []
-        if existing:
-            parser.error(f"{existing[0]} exists: remove it, or name another FOLDER")
-        folder.mkdir(parents=True, exist_ok=True)
-        project = render(args.level, folder)
+        try:
+            project = place(args.level, folder, args.force)
+        except ProjectExists as error:
+            parser.error(str(error))
         package = package_of(tree(project)) or project.name
         first_run(args.level, project, package)
-        print(f"\nLevel {args.level} project ready in {project}; read its README.md next.")
+        print(f"\nLevel {args.level} project ready in {shown(project)}")
+        print(f"Next: cd {shlex.quote(shown(project))} and read its README.md")
     return 0
 
 

@@ -351,7 +351,8 @@ def lesson_problems(level: int, path: Path) -> list[str]:
         elif not steps(checks[0], path.name)[-1].expected:
             problems.append(f"{title}: its check does not show the expected output")
     started = [n for n, command in enumerate(commands) if "make deploy" in command]
-    stopped = [n for n, command in enumerate(commands) if "kill $(cat serve.pid)" in command]
+    stops = ("make stop", "make reset-demo", "kill $(cat serve.pid)")
+    stopped = [n for n, command in enumerate(commands) if any(s in command for s in stops)]
     if started and not (stopped and stopped[-1] > started[-1]):
-        problems.append("starts the service (`make deploy`) but never stops it")
+        problems.append("starts the service (`make deploy`) but never stops it (`make stop`)")
     return problems

@@ -87,6 +87,7 @@ LONGEST_FIRST = (
     "test_level3.py::test_team_mode",
     "test_level2.py",
     "test_level3.py::test_release_flow",
+    "test_level3.py::test_readme_gate",
     "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[2]",
     "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[1]",
     "test_level1.py",

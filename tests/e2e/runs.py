@@ -88,3 +88,12 @@ def clone_and_pull(project: Path) -> Path:
         done = make(clone, target)
         assert done.returncode == 0, f"make {target} in the clone:\n{done.stdout}{done.stderr}"
     return clone
+
+
+def readme_commands(project: Path, heading: str) -> list[str]:
+    """The commands of the ```bash blocks in the README section `### heading`, one per line,
+    in order, as a person would paste them (comments are left to bash)."""
+    readme = (project / "README.md").read_text()
+    section = re.split(r"\n##+ ", readme.split(f"\n### {heading}\n", 1)[1])[0]
+    blocks = re.findall(r"^```bash\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]

@@ -9,8 +9,24 @@ import subprocess
 import ladder
 import pytest
 from gha import run_workflow
-from runs import clone_and_pull, commit, git_commit_all, in_project, make, set_param
-from services import http, mlflow_server, postgres, scoring_service
+from runs import (
+    clone_and_pull,
+    commit,
+    git_commit_all,
+    in_project,
+    make,
+    readme_commands,
+    set_param,
+)
+from services import (
+    background,
+    free_port,
+    http,
+    mlflow_server,
+    postgres,
+    scoring_service,
+    wait_for,
+)
 
 pytestmark = pytest.mark.levels(3)  # each test has its own copy: any worker can take it
 
@@ -190,3 +206,40 @@ def test_team_mode__the_release_flow_against_postgresql_and_mlflow_server(copy_o
         project = with_mediocre_champion(project)
         release_flow(project, tracking_uri)
         assert not (project / "mlflow.db").exists(), "team mode must not touch SQLite"
+
+
+IDENTITY = {"GIT_AUTHOR_NAME": "e2e", "GIT_AUTHOR_EMAIL": "e2e@example.com",
+            "GIT_COMMITTER_NAME": "e2e", "GIT_COMMITTER_EMAIL": "e2e@example.com"}  # fmt: skip
+
+
+def make_printed(project, env, target: str) -> str:
+    """`make TARGET` in the project; returns what it printed."""
+    return ladder.run(f"make {target}", project, env=env, capture_output=True, text=True).stdout
+
+
+def test_readme_gate__a_better_model_is_promoted_deployed_and_make_stop_stops_it(level3):
+    """The README's gate section, pasted line by line: a worse model is rejected, more data
+    makes a better one that the gate promotes and `make deploy` serves, and the release is
+    committed. `make stop` then stops that service, and one that `make serve` started."""
+    port = free_port()
+    env = {**ladder.project_env(), **IDENTITY, "SERVE_PORT": str(port)}
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for command in readme_commands(level3, "The gate"):
+            ladder.run(command, level3, env=env)
+        decisions = (level3 / "reports" / "decisions.jsonl").read_text().splitlines()
+        assert [json.loads(line)["promoted"] for line in decisions] == [True, False, True]
+        assert "promoted=true\nversion=3" in make_printed(level3, env, "decision")
+        assert http(f"{url}/health") == (200, {"status": "ok", "model_version": "3"})
+        assert ladder.run("git status --porcelain", level3, capture_output=True).stdout == b""
+        pid = (level3 / "serve.pid").read_text().strip()
+    finally:
+        stopped = make_printed(level3, env, "stop")
+    assert f"stopped the local service (PID {pid})" in stopped
+    assert http(f"{url}/health")[0] == 0 and not (level3 / "serve.pid").exists()
+
+    with background(["make", "serve"], level3, env, level3.parent / "serve.out") as serving:
+        wait_for(f"{url}/health", serving)
+        assert "stopped the local service (PID " in make_printed(level3, env, "stop")
+        assert serving.wait(timeout=30) == 0, "make serve ends as by Ctrl+C"
+    assert "no local service to stop (no serve.pid)" in make_printed(level3, env, "stop")

@@ -19,7 +19,7 @@ import pages
 import pytest
 from gha import run_workflow
 from runs import git_commit_all, in_project, set_param
-from services import http, scoring_service
+from services import free_port, http, scoring_service
 
 pytestmark = [pytest.mark.levels(4), pytest.mark.xdist_group("level4")]
 
@@ -66,6 +66,19 @@ def replay(project, env, url, month, scenario="none", rides=2000) -> dict:
                "--url", url)  # fmt: skip
     assert "live RMSE" in done.stdout, "the replayer shows its progress"
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+LOOP_RUNS = """
+from mlflow import MlflowClient
+from {package} import monitor, registry, tracking
+tracking.connect()
+client = MlflowClient()
+runs = 0
+for name, query in ((tracking.EXPERIMENT, "tags.source = 'retraining'"), (monitor.EXPERIMENT, "")):
+    experiment = client.get_experiment_by_name(name)
+    runs += len(client.search_runs([experiment.experiment_id], query)) if experiment else 0
+print(runs, registry.version_for(registry.CHALLENGER))
+"""
 
 
 def registry_state(project, env) -> tuple[list[int], str]:
@@ -276,3 +289,43 @@ def test_blind__monitoring_judges_the_version_served_not_the_registry_s(committe
     assert f"the live RMSE {summary['live_rmse']:.2f} of version 1 is within 6.0" in printed
     report = (project / "reports" / "monitoring" / "report.html").read_text()
     assert "Decision: no action" in report and f"{summary['live_rmse']:.2f} minutes" in report
+
+
+@pytest.mark.xdist_group("level4-reset")  # on its own copy: the other worker may take it
+def test_reset_demo__undoes_the_loop_and_keeps_what_the_pipeline_made(copy_of):
+    project = copy_of(4)
+    port = free_port()
+    env = {**ladder.project_env(), "SERVE_PORT": str(port)}
+    url = f"http://127.0.0.1:{port}"
+    made_by_the_pipeline = ("metrics.json", "reports/gate.json", "reports/decisions.jsonl")
+    before = {path: (project / path).read_bytes() for path in made_by_the_pipeline}
+    try:
+        ladder.run("make deploy", project, env=env)
+        replay(project, env, url, "2024-04", "congestion", rides=3500)
+        assert "retrained and promoted" in cli(project, env, "retrain-if-needed").stdout
+        assert registry_state(project, env) == ([1, 2], "2") and served_version(url) == "2"
+
+        shared = {**env, "PREDICTION_LOG_URL": "postgresql+psycopg2://team@db.example/log"}
+        refused = subprocess.run(["make", "reset-demo"], cwd=project, env=shared,
+                                 capture_output=True, text=True)  # fmt: skip
+        assert refused.returncode != 0 and "resets the local demo only" in refused.stderr
+        assert served_version(url) == "2", "a refused reset changes nothing"
+
+        done = ladder.run("make reset-demo", project, env=env, capture_output=True, text=True)
+    finally:
+        ladder.run("make stop", project, env=env)
+    assert "stopped the local service (PID" in done.stdout
+    assert "deleted version 2, which retraining registered" in done.stdout
+    assert http(f"{url}/health")[0] == 0, "the service is stopped"
+    left = ["serve.pid", "predictions.db", "reports/monitoring", "reports/retraining.jsonl"]
+    assert [path for path in left if (project / path).exists()] == []
+    assert registry_state(project, env) == ([1], "1")
+    assert in_project(project, LOOP_RUNS.format(package=project.name), env).split() == ["0", "1"]
+    assert {path: (project / path).read_bytes() for path in made_by_the_pipeline} == before
+
+    try:  # the demo starts again where the first run left it
+        deployed = ladder.run("make deploy", project, env=env, capture_output=True, text=True)
+        assert "serving champion version 1" in deployed.stdout
+        assert replay(project, env, url, "2024-03", rides=200)["versions"] == ["1"]
+    finally:
+        ladder.run("make stop", project, env=env)

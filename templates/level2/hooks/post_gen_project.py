@@ -39,6 +39,14 @@ def template_commit(template: str) -> str | None:
     return None if changes else commit
 
 
+def shown(project: Path) -> str:
+    """The project's folder as typed from where cookiecutter was started ($PWD): relative
+    when it is inside, else absolute."""
+    started = os.environ.get("PWD")
+    relative = os.path.relpath(project, started) if started else project.name
+    return str(project) if relative.startswith("..") else relative
+
+
 def name_the_lock(slug: str) -> None:
     """Give uv.lock's entry for the project this project's name (as PyPI normalises it)."""
     if not LOCK.exists():  # level 0 pins its notebook's packages in requirements.txt
@@ -57,4 +65,5 @@ if commit:
     record["template_commit"] = commit
 RECORD.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
-print(f"Created {SLUG}/ at MLOps maturity level {LEVEL}. Next: cd {SLUG} and read README.md.")
+where = shown(Path.cwd())  # the hook runs inside the new project
+print(f"Created {SLUG}/ at MLOps maturity level {LEVEL}. Next: cd {where} and read README.md.")

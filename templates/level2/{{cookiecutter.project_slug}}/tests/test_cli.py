@@ -1,7 +1,14 @@
+import runpy
+import shutil
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.cli import COMMAND, main
 
 
 def test_cli__simulate_train_predict(tmp_path, capsys):
@@ -32,3 +39,19 @@ def test_cli__bad_month_is_refused(capsys):
         main(["simulate", "2024-13"])
     assert stop.value.code == 2
     assert "is not a month like 2024-01" in capsys.readouterr().err
+
+
+def test_cli__the_installed_command_and_python_m_run_the_same_cli(monkeypatch, capsys):
+    (script,) = entry_points(group="console_scripts", name=COMMAND)
+    assert script.load() is main, "[project.scripts] in pyproject.toml points at cli.main"
+    installed = shutil.which(COMMAND, path=Path(sys.executable).parent)
+    assert installed, f"no {COMMAND} next to {sys.executable}: run `uv sync`"
+    done = subprocess.run([installed, "--help"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith(f"usage: {COMMAND} [-h]"), done.stdout
+
+    package = main.__module__.split(".")[0]
+    monkeypatch.setattr(sys, "argv", ["python", "--help"])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_module(package, run_name="__main__")  # what `python -m` runs
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: python -m {package} [-h]")

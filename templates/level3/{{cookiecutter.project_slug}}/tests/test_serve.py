@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeRegressor
 
 from {{ cookiecutter.package_name }} import registry, tracking
-from {{ cookiecutter.package_name }}.deploy import deploy
+from {{ cookiecutter.package_name }}.deploy import deploy, stop_local
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.serve import (
     MAX_BATCH,
@@ -136,12 +136,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_real_server__http_predictions_equal_the_champions_offline_ones(model, rides, tracking_uri):
-    port = free_port()
+def test_real_server__http_predictions_equal_the_champions_offline_ones(
+    model, rides, tracking_uri, tmp_path
+):
+    port, pid_file = free_port(), tmp_path / "serve.pid"
     server = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port)],
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port),
+         "--pid-file", str(pid_file)],
         env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
-    )
+    )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -163,9 +166,29 @@ def test_real_server__http_predictions_equal_the_champions_offline_ones(model, r
         champion = registry.load(registry.CHAMPION)
         assert served["model_version"] == champion.version
         assert served["predictions"] == pytest.approx(predict(champion.model, sample).tolist())
+
+        assert pid_file.read_text().strip() == str(server.pid), "the service wrote its PID"
+        assert stop_local(pid_file) == f"stopped the local service (PID {server.pid})"
+        assert server.wait(timeout=10) == 0, "stopped as by Ctrl+C, not killed"
+        assert not pid_file.exists()
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_stop__leaves_a_process_that_is_not_the_service_alone(tmp_path):
+    pid_file = tmp_path / "serve.pid"
+    assert stop_local(pid_file) == f"no local service to stop (no {pid_file})"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (other.pid, 999_999_999):  # another process; a PID that no process has
+            pid_file.write_text(f"{pid}\n")
+            assert stop_local(pid_file).startswith("no local service to stop: PID")
+            assert not pid_file.exists(), "a PID file that names no service is removed"
+        assert other.poll() is None, "a process that is not the service is never signalled"
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_deploy__refuses_to_reload_another_projects_service():

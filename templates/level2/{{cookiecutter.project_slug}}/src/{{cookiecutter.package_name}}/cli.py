@@ -21,8 +21,12 @@ def _month(text: str) -> str:
     return text
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__}", description=__doc__)
+# The command that [project.scripts] in pyproject.toml installs (`__main__` gives its own name).
+COMMAND = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     simulate = commands.add_parser("simulate", help="write simulated monthly trip records")
@@ -48,9 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the process exit code."""
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, prog: str = COMMAND) -> int:
+    """Run one command; returns the process exit code. `prog` is how its usage names it."""
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     try:
         _run(args)

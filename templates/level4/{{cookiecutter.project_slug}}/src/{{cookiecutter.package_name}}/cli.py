@@ -12,6 +12,7 @@ import pandas as pd
 from . import registry, tracking
 from .config import PARAMS_FILE, Settings, load_settings
 from .data import clean, month_path, read_month
+from .deploy import PID_FILE, recorded_pid, stop_local
 from .deploy import deploy as deploy_champion
 from .evaluate import floor_problem, rmse
 from .predict import PREDICTION, predict
@@ -29,8 +30,12 @@ def _month(text: str) -> str:
     return text
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__}", description=__doc__)
+# The command that [project.scripts] in pyproject.toml installs (`__main__` gives its own name).
+COMMAND = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     simulate = commands.add_parser("simulate", help="write simulated monthly trip records")
@@ -63,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("RELOAD_SECONDS", "0")),
         help="poll the registry and reload when the champion changes (0: only POST /reload)",
     )
+    serve.add_argument("--pid-file", type=Path, help="write the PID here while serving")
+    stop = commands.add_parser("stop", help="stop the local service that deploy or serve started")
+    stop.add_argument("--pid-file", type=Path, default=PID_FILE)
     deploy = commands.add_parser("deploy", help="make the service serve the current champion")
     deploy.add_argument("--url", help="a running service to reload (default: the local one)")
     deploy.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
@@ -74,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     retrain.add_argument("--url", help="the service to reload on promotion (default: local)")
     retrain.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
+    reset = commands.add_parser(
+        "reset-demo", help="stop the local service; undo the replayed traffic and retrainings"
+    )
+    reset.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
     feedback = commands.add_parser("feedback", help="load actual durations from a file")
     feedback.add_argument("file", type=Path, help="parquet or CSV: request_id, row, duration")
     replay = commands.add_parser("replay", help="replay simulated traffic against the service")
@@ -86,9 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the process exit code."""
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, prog: str = COMMAND) -> int:
+    """Run one command; returns the process exit code. `prog` is how its usage names it."""
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     try:
         _run(args)
@@ -128,7 +140,12 @@ def _run(args: argparse.Namespace) -> None:
         from .serve import create_app
 
         tracking.connect()
-        uvicorn.run(create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port)
+        with recorded_pid(args.pid_file):
+            uvicorn.run(
+                create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port
+            )
+    elif args.command == "stop":
+        print(stop_local(args.pid_file))
     elif args.command == "deploy":
         tracking.connect()
         champion = registry.version_for(registry.CHAMPION)
@@ -149,6 +166,11 @@ def _run(args: argparse.Namespace) -> None:
         outcome = retrain_if_needed(DEFAULTS, PredictionLog(), args.url, args.port)
         deployed = f"; {outcome.deployed}" if outcome.deployed else ""
         print(f"{outcome.action}: {outcome.reason}{deployed}")
+    elif args.command == "reset-demo":
+        from .retrain import reset_demo  # imported here: Evidently takes seconds to import
+
+        for line in reset_demo(DEFAULTS, args.port):
+            print(line)
     elif args.command == "feedback":
         table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
         items = table[["request_id", "row", "duration"]].to_dict(orient="records")

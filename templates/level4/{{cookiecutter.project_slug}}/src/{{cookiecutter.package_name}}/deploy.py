@@ -1,15 +1,20 @@
-"""Put the registry's champion in service: reload a running service, or start one locally."""
+"""Put the registry's champion in service: reload a running service, or start one locally;
+and stop the local one."""
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 LOCAL_URL = "http://127.0.0.1:{port}"
+PID_FILE = Path("serve.pid")  # written by the local service itself, for `make stop`
 
 
 def call(url: str, method: str = "GET", timeout: float = 10) -> tuple[int, dict]:
@@ -28,14 +33,61 @@ def start_local(port: int, log_path: Path = Path("serve.log")) -> int:
     """Start `python -m <package> serve` in the background; returns its PID."""
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", __package__, "serve", "--port", str(port)],
+            [sys.executable, "-m", __package__, "serve", "--port", str(port),
+             "--pid-file", str(PID_FILE)],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=os.environ.copy(),
-        )
-    Path("serve.pid").write_text(str(process.pid))
+        )  # fmt: skip
     return process.pid
+
+
+@contextlib.contextmanager
+def recorded_pid(pid_file: Path | None) -> Iterator[None]:
+    """Write this process's PID to `pid_file` (if any) while it serves, so `stop` finds it."""
+    if pid_file is None:
+        yield
+        return
+    pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:  # a SIGTERM or SIGKILL ends the process without this: `stop` removes the file then
+        if pid_file.exists() and pid_file.read_text().strip() == str(os.getpid()):
+            pid_file.unlink()
+
+
+def _serving(pid: int) -> bool:
+    """Whether `pid` is a live service of ours (the PID may have gone to another process)."""
+    shown = subprocess.run(
+        ["ps", "-ww", "-o", "stat=,command=", "-p", str(pid)], capture_output=True, text=True
+    ).stdout.strip()
+    state, _, command = shown.partition(" ")
+    return bool(shown) and not state.startswith("Z") and " serve" in command
+
+
+def stop_local(pid_file: Path = PID_FILE, seconds: float = 30) -> str:
+    """Stop the local service that `make deploy` or `make serve` started (it wrote `pid_file`);
+    returns a line saying what happened."""
+    if not pid_file.exists():
+        return f"no local service to stop (no {pid_file})"
+    text = pid_file.read_text().strip()
+    pid = int(text) if text.isdigit() else 0
+    if pid <= 1 or not _serving(pid):
+        pid_file.unlink()
+        return f"no local service to stop: PID {text or '?'} in {pid_file} is gone; removed it"
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)  # as Ctrl+C: uvicorn answers the requests in flight, exits
+    deadline = time.monotonic() + seconds
+    while _serving(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    done = f"stopped the local service (PID {pid})"
+    if _serving(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        done = f"killed the local service (PID {pid}): it did not stop within {seconds:.0f} s"
+    pid_file.unlink(missing_ok=True)
+    return done
 
 
 def wait_healthy(url: str, seconds: float = 90) -> dict:

@@ -26,6 +26,7 @@ CATEGORICAL = ["PULocationID", "DOLocationID"]
 NUMERICAL = ["trip_distance", "prediction"]
 REFERENCE_ARTIFACT = "reference/rides.parquet"  # logged by retraining; else the prepared month
 COLUMN_SCORE = re.compile(r"ValueDrift\(column=(?P<column>\w+),")
+EXPERIMENT = f"{tracking.EXPERIMENT}-monitoring"  # a run per monitoring job, with its report
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def run(settings: Settings, log: PredictionLog) -> tuple[Figures, Verdict]:
         trend[column] = trend[column].map(json.dumps)  # valid CSV: nested values as JSON
     trend.to_csv(out / "trend.csv", index=False)
 
-    tracking.start(f"{tracking.EXPERIMENT}-monitoring")
+    tracking.start(EXPERIMENT)
     with mlflow.start_run(run_name=f"monitor v{version}", tags={"action": verdict.action}):
         mlflow.log_metrics(
             {

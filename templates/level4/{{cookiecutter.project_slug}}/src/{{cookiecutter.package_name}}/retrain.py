@@ -2,9 +2,11 @@
 recent labelled production rides and release only through the level-3 gate.
 
 Safe to kill: the registry is written only after the challenger is trained and scored, and a
-run killed part-way is cleaned up by the next one. One run at a time (a lock in the log DB)."""
+run killed part-way is cleaned up by the next one. One run at a time (a lock in the log DB).
+`reset_demo` undoes what the loop did, so that a workshop can play it again."""
 
 import json
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,16 +14,17 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import sqlalchemy as sa
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 
 from . import monitor, registry, tracking
 from .config import Settings
 from .data import TARGET
-from .deploy import deploy
+from .deploy import LOCAL_URL, call, deploy, stop_local
 from .features import CATEGORICAL, NUMERICAL
 from .gate import Decision, release
-from .predlog import PredictionLog
+from .predlog import PredictionLog, url_from_env
 from .train import train
 
 LOCK = "retraining"
@@ -131,3 +134,67 @@ def retrain_if_needed(
         entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(outcome)}
         decisions.write(json.dumps(entry) + "\n")
     return outcome
+
+
+def forget(client: MlflowClient) -> list[str]:
+    """Undo the loop in MLflow: delete the runs of monitoring and retraining and the versions
+    that retraining registered, and point `challenger` and `champion` back at the pipeline's
+    newest and newest promoted versions. Returns a line per change."""
+    done = []
+    versions = client.search_model_versions(f"name = '{registry.MODEL_NAME}'")
+    ours = sorted(
+        (v for v in versions if v.tags.get(SOURCE_TAG[0]) == SOURCE_TAG[1]),
+        key=lambda v: int(v.version),
+    )
+    for version in ours:
+        client.delete_model_version(registry.MODEL_NAME, version.version)
+        done.append(f"deleted version {version.version}, which retraining registered")
+    for name, query in (
+        (tracking.EXPERIMENT, f"tags.{SOURCE_TAG[0]} = '{SOURCE_TAG[1]}'"),
+        (monitor.EXPERIMENT, ""),
+    ):
+        experiment = client.get_experiment_by_name(name)
+        runs = client.search_runs([experiment.experiment_id], query) if experiment else []
+        for run in runs:
+            client.delete_run(run.info.run_id)
+        if runs:
+            done.append(f"deleted {len(runs)} run(s) of the experiment {name}")
+    pipeline = sorted((v for v in versions if v not in ours), key=lambda v: int(v.version))
+    promoted = [v for v in pipeline if v.tags.get("gate.promoted") == "True"]
+    for alias, candidates in ((registry.CHALLENGER, pipeline), (registry.CHAMPION, promoted)):
+        if candidates and registry.version_for(alias, client) != candidates[-1].version:
+            client.set_registered_model_alias(registry.MODEL_NAME, alias, candidates[-1].version)
+            done.append(f"{alias} is version {candidates[-1].version} again")
+    return done
+
+
+def reset_demo(settings: Settings, port: int = 8000) -> list[str]:
+    """Bring the demo back to where the pipeline left it: stop the local service, undo every
+    retraining, delete the prediction log and the monitoring and retraining reports. Only for
+    local SQLite stores. Returns a line per step."""
+    tracking_uri, log_url = tracking.connect(), url_from_env()
+    shared = [uri for uri in (tracking_uri, log_url) if not uri.startswith("sqlite:")]
+    if shared:
+        raise ValueError(
+            f"reset-demo resets the local demo only, not {shared[0]}: unset "
+            "MLFLOW_TRACKING_URI and PREDICTION_LOG_URL, or point them at local SQLite files"
+        )
+    done = [stop_local()]
+    url = LOCAL_URL.format(port=port)
+    status, served = call(f"{url}/model", timeout=2)
+    if status and served.get("name", registry.MODEL_NAME) == registry.MODEL_NAME:
+        raise ValueError(f"a service still answers at {url}, without serve.pid: stop it first")
+    log = PredictionLog(log_url)
+    log.acquire(LOCK, timedelta(minutes=settings.lock_minutes))  # no retraining runs meanwhile
+    done += forget(MlflowClient())
+    log.engine.dispose()
+    database = sa.engine.make_url(log_url).database  # None for an in-memory database
+    log_files = [Path(f"{database}{end}") for end in ("", "-wal", "-shm", "-journal")]
+    for path in [*(log_files if database else []), settings.retraining_path]:
+        if path.exists():
+            path.unlink()
+            done.append(f"deleted {path}")
+    if settings.monitoring_dir.exists():
+        shutil.rmtree(settings.monitoring_dir)
+        done.append(f"deleted {settings.monitoring_dir}/")
+    return done

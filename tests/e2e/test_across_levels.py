@@ -16,4 +16,4 @@ def test_rmse__level0_notebook_equals_level1_cli(level0, level1_train_output):
 def test_rmse__level2_pipeline_equals_level1_cli(first_run, level1_train_output):
     metrics = first_run(2).project / "metrics.json"
     level2_rmse = json.loads(metrics.read_text())["rmse"]
-    assert f"{level2_rmse:.6f}" == rmse_in(level1_train_output)
+    assert f"{level2_rmse:.4f}" == rmse_in(level1_train_output)  # the digits level 1 prints

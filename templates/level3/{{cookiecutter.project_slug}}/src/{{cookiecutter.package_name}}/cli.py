@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("RELOAD_SECONDS", "0")),
         help="poll the registry and reload when the champion changes (0: only POST /reload)",
     )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=int(os.environ.get("MAX_BODY_BYTES", "1000000")),
+        help="a larger request body gets a 413 before it is read whole",
+    )
     deploy = commands.add_parser("deploy", help="make the service serve the current champion")
     deploy.add_argument("--url", help="a running service to reload (default: the local one)")
     deploy.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
@@ -103,10 +109,18 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "serve":
         import uvicorn  # imported here: the other commands start faster without the web stack
 
-        from .serve import create_app
+        from .serve import create_app, open_writes_problem
 
+        # The token only from the environment: a command-line argument shows in `ps`.
+        token = os.environ.get("SERVICE_TOKEN") or None
+        problem = open_writes_problem(args.host, token, os.environ.get("ALLOW_OPEN_WRITES") == "1")
+        if problem:
+            raise ValueError(problem)
         tracking.connect()
-        uvicorn.run(create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port)
+        app = create_app(
+            reload_seconds=args.reload_seconds, token=token, max_body_bytes=args.max_body_bytes
+        )
+        uvicorn.run(app, host=args.host, port=args.port)
     elif args.command == "deploy":
         tracking.connect()
         champion = registry.version_for(registry.CHAMPION)

@@ -367,11 +367,13 @@ def test_serve__refuses_to_start_on_a_network_without_a_token(monkeypatch, capsy
     assert "set SERVICE_TOKEN" in said and "ALLOW_OPEN_WRITES=1" in said
 
 
-# The contract as the service declares it (its /openapi.json), driving requests at the app in
-# process. Built at import, as schemathesis needs; its champion is loaded by the test's fixture.
-# (schemathesis.pytest.from_fixture would build it in a fixture, but fails on pytest 9.2.)
-FUZZED = Champion()
-contract = schemathesis.openapi.from_asgi("/openapi.json", create_app(FUZZED, token=TOKEN))
+# The contract as the service declares it (its OpenAPI document), driving requests at the app
+# in process. Built at import, as schemathesis needs; the test's fixture loads the champion.
+# (from_dict, not from_asgi: that would start the app, which would look for a champion now.
+# schemathesis.pytest.from_fixture would build it in a fixture, but fails on pytest 9.2.)
+FUZZED_APP = create_app(FUZZED := Champion(), token=TOKEN)
+contract = schemathesis.openapi.from_dict(FUZZED_APP.openapi())
+contract.app = FUZZED_APP
 
 
 @pytest.fixture

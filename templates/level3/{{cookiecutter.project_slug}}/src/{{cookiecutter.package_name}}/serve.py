@@ -62,13 +62,16 @@ def one_or_many(value: Any) -> str:
     return "batch" if isinstance(value, list) else "one"
 
 
-# One ride (a JSON object) or a batch (a JSON array of 1 to MAX_BATCH rides). The discriminator
-# picks the form first, so a bad body gets the errors of its own form only.
-Rides = Annotated[
-    Annotated[Ride, Tag("one")]
-    | Annotated[list[Ride], Field(min_length=1, max_length=MAX_BATCH), Tag("batch")],
-    Discriminator(one_or_many),
-]
+def one_or_batch(item: type[BaseModel]) -> Any:
+    """The body type of one item (a JSON object) or a batch (a JSON array of 1 to MAX_BATCH
+    items). The discriminator picks the form first: a bad body gets its own form's errors only."""
+    batch = Annotated[list[item], Field(min_length=1, max_length=MAX_BATCH)]
+    return Annotated[
+        Annotated[item, Tag("one")] | Annotated[batch, Tag("batch")], Discriminator(one_or_many)
+    ]
+
+
+Rides = one_or_batch(Ride)
 
 
 class Predictions(BaseModel):

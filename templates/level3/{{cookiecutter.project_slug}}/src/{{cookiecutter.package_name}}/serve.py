@@ -418,11 +418,7 @@ def create_app(
             raise HTTPException(503, "no champion model is loaded yet")
         return release
 
-    @app.post(
-        "/predict",
-        dependencies=[Depends(json_body)],
-        responses=errors(*BODY_ERRORS, 503),
-    )
+    @app.post("/predict", dependencies=[Depends(json_body)], responses=errors(*BODY_ERRORS, 503))
     async def predict(
         rides: Annotated[
             Rides,

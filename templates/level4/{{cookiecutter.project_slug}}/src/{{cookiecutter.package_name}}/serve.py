@@ -279,13 +279,18 @@ def errors(*statuses: int, **meant: str) -> dict[int | str, dict[str, Any]]:
         413: f"a body over MAX_BODY_BYTES (default {MAX_BODY_BYTES} bytes)",
         415: "a body that is not sent as application/json",
         422: "a body that breaks the contract: not JSON, or not the schema",
-        503: "no champion model is loaded yet, or the registry is unavailable",
+        503: "no champion model is loaded yet, the registry or the prediction log is unavailable",
         **{int(status.removeprefix("s")): text for status, text in meant.items()},
     }
     return {status: {"model": Problem, "description": meaning[status]} for status in statuses}
 
 
 BODY_ERRORS = (413, 415, 422)
+FEEDBACK_ERRORS = errors(
+    *(401, 403, 404, 409, *BODY_ERRORS, 503),
+    s404="an item matches no logged prediction: nothing was stored",
+    s409="an item already has another duration: nothing was stored",
+)
 
 
 def refused(outcome: FeedbackOutcome, items: list[dict], batch: bool) -> JSONResponse:
@@ -480,11 +485,7 @@ def create_app(
             raise HTTPException(503, "no champion model is loaded yet")
         return release
 
-    @app.post(
-        "/predict",
-        dependencies=[Depends(json_body)],
-        responses=errors(*BODY_ERRORS, 503, s503="no champion loaded, or the log is unavailable"),
-    )
+    @app.post("/predict", dependencies=[Depends(json_body)], responses=errors(*BODY_ERRORS, 503))
     async def predict(
         rides: Annotated[
             Rides,
@@ -514,16 +515,7 @@ def create_app(
         version = release.version
         return Predictions(predictions=minutes, model_version=version, request_id=request_id)
 
-    @app.post(
-        "/feedback",
-        dependencies=[Depends(json_body), *writes],
-        responses=errors(
-            *(401, 403, 404, 409, *BODY_ERRORS, 503),
-            s404="an item matches no logged prediction: nothing was stored",
-            s409="an item already has another duration: nothing was stored",
-            s503="the prediction log is unavailable",
-        ),
-    )
+    @app.post("/feedback", dependencies=[Depends(json_body), *writes], responses=FEEDBACK_ERRORS)
     async def add_feedback(
         feedback: Annotated[Feedbacks, Body(openapi_examples=FEEDBACK_EXAMPLES)],
     ) -> Stored:

@@ -2,6 +2,7 @@
 its declared contract, hostile bodies, the size limit and the token on writes."""
 
 import asyncio
+import dataclasses
 import http.server
 import json
 import os
@@ -245,6 +246,17 @@ def test_errors__share_one_json_shape_that_says_what_is_wrong(
     assert answer.status_code == status
     problem = Problem.model_validate(answer.json())
     assert problem.status == status and problem.detail
+
+
+def test_errors__a_bug_is_a_500_in_the_same_shape(model):
+    champion = Champion()
+    champion.reload()
+    unfitted = Pipeline([("regressor", DecisionTreeRegressor())])  # predict raises
+    champion.release = dataclasses.replace(champion.release, model=unfitted)
+    with TestClient(create_app(champion), raise_server_exceptions=False) as test_client:
+        answer = test_client.post("/predict", json=RIDE)
+    assert answer.status_code == 500
+    assert "internal error (NotFittedError)" in Problem.model_validate(answer.json()).detail
 
 
 NESTED = b"[" * 100_000 + b"]" * 100_000

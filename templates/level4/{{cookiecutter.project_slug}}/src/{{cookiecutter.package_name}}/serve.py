@@ -150,7 +150,9 @@ class Problem(BaseModel):
     errors: list[Violation] = []
 
 
-def problem(status: int, detail: str, errors: list[Violation] | None = None, **headers: str):
+def problem(
+    status: int, detail: str, errors: list[Violation] | None = None, **headers: str
+) -> JSONResponse:
     """The JSON answer of an error."""
     body = Problem(status=status, detail=detail, errors=errors or [])
     return JSONResponse(body.model_dump(), status_code=status, headers=headers or None)
@@ -184,11 +186,16 @@ def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse
     if isinstance(cause, UnicodeDecodeError):
         return problem(422, f"the body is not valid JSON: not UTF-8 ({cause.reason})")
     if isinstance(cause, RecursionError):
-        return problem(422, "the body is not valid JSON here: it nests too deeply to parse")
+        return problem(422, "the body is not valid JSON: it nests too deeply to parse")
     if isinstance(cause, ValueError) and error.status_code == 400:
         return problem(422, f"the body is not valid JSON: {cause}")
     headers = dict(error.headers or {})
     return problem(error.status_code, str(error.detail), **headers)
+
+
+def internal_error(_request: Request, error: Exception) -> JSONResponse:
+    """A bug's 500, in the one shape too; the server logs its traceback."""
+    return problem(500, f"internal error ({type(error).__name__}): see the service's log")
 
 
 class BodyLimit:
@@ -477,6 +484,7 @@ def create_app(
     app.state.champion = champion
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)
     writes = write_access(token)
 
     def serving() -> registry.Release:

@@ -94,8 +94,9 @@ def dockerfile_command(project: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def scoring_service(project: Path, tracking_uri: str) -> Iterator[str]:
-    """The project's service, started with the container's own command in the project's venv."""
+def scoring_service(project: Path, tracking_uri: str, token: str | None = None) -> Iterator[str]:
+    """The project's service, started with the container's own command in the project's venv;
+    with a `token`, its write endpoints need it (SERVICE_TOKEN)."""
     command = dockerfile_command(project)
     command[0] = str(project / ".venv" / "bin" / command[0])
     port = free_port()
@@ -104,6 +105,7 @@ def scoring_service(project: Path, tracking_uri: str) -> Iterator[str]:
         "MLFLOW_TRACKING_URI": tracking_uri,
         "SERVE_HOST": "127.0.0.1",
         "SERVE_PORT": str(port),
+        **({"SERVICE_TOKEN": token} if token else {}),
     }
     url = f"http://127.0.0.1:{port}"
     log = project.parent / f"{project.name}-serve.log"

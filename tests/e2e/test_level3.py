@@ -50,7 +50,11 @@ BAD_PAYLOADS = [
     {"PULocationID": 74, "DOLocationID": 75, "trip_distance": -3},
     {"PULocationID": 74, "DOLocationID": 999, "trip_distance": 2.5},
     [{"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}] * 1001,
+    b"[" * 100_000 + b"]" * 100_000,  # nested too deep to parse
+    b'{"PULocationID": 74, "DOLocationID": 75, "trip_distance": NaN}',
+    b'{"PULocationID": 74, "DOLocationID": "\xff", "trip_distance": 2.5}',  # not UTF-8
 ]
+TOKEN = "an-e2e-token"  # the service's SERVICE_TOKEN: POST /reload needs it
 
 
 def with_mediocre_champion(project):
@@ -89,7 +93,7 @@ def release_flow(project, tracking_uri: str) -> None:
     first = repro(project, env)
     assert first["promoted"] and first["challenger_version"] == "1", first
 
-    with scoring_service(project, tracking_uri) as url:
+    with scoring_service(project, tracking_uri, token=TOKEN) as url:
         expected = offline(project, env)
         status, served = http(f"{url}/predict", expected["rides"])
         assert status == 200 and served["model_version"] == "1"
@@ -99,6 +103,7 @@ def release_flow(project, tracking_uri: str) -> None:
             status, body = http(f"{url}/predict", payload)
             assert 400 <= status < 500, (payload, status, body)
         assert http(f"{url}/health") == (200, {"status": "ok", "model_version": "1"})
+        assert http(f"{url}/reload", method="POST")[0] == 401, "writes need the token"
 
         set_param(project, "alpha", WORSE_ALPHA)
         worse = repro(project, env)
@@ -113,7 +118,7 @@ def release_flow(project, tracking_uri: str) -> None:
         assert http(f"{url}/model")[1]["version"] == "1", "no reload yet"
 
         port = url.rsplit(":", 1)[1]
-        deploy_env = {**ladder.project_env(), **env, "SERVE_PORT": port}
+        deploy_env = {**ladder.project_env(), **env, "SERVE_PORT": port, "SERVICE_TOKEN": TOKEN}
         ladder.run("make deploy", project, env=deploy_env)
         expected = offline(project, env)
         status, served = http(f"{url}/predict", expected["rides"])
@@ -164,7 +169,7 @@ def test_ingest__a_bad_batch_is_refused_and_nothing_downstream_runs(level3, tmp_
 
 def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3):
     tracking_uri = f"sqlite:///{level3 / 'mlflow.db'}"
-    with scoring_service(level3, tracking_uri) as url:
+    with scoring_service(level3, tracking_uri, token=TOKEN) as url:
         assert http(f"{url}/model")[1]["version"] == "1"
         # A pushed change that the gate promotes: alpha 10 beats alpha 1 by a hair (margin 0).
         set_param(level3, "alpha", "10.0")
@@ -173,7 +178,7 @@ def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3)
         run = run_workflow(
             level3 / ".github" / "workflows" / "cd.yml",
             level3,
-            {"MLFLOW_TRACKING_URI": tracking_uri, "DEPLOY_URL": url},
+            {"MLFLOW_TRACKING_URI": tracking_uri, "DEPLOY_URL": url, "SERVICE_TOKEN": TOKEN},
         )
         assert run.outputs["release-model"] == {"promoted": "true", "version": "2"}
         assert "image: skipped docker/build-push-action (needs a Docker engine and ghcr.io)" in (

@@ -24,6 +24,7 @@ from services import free_port, http, scoring_service
 pytestmark = [pytest.mark.levels(4), pytest.mark.xdist_group("level4")]
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+TOKEN = "an-e2e-token"  # the service's SERVICE_TOKEN: POST /reload and /feedback need it
 VERSIONS = """
 from mlflow import MlflowClient
 from {package} import registry, tracking
@@ -42,12 +43,14 @@ def level4(module_copy):
 
 @pytest.fixture(scope="module")
 def env(level4):
-    return {**ladder.project_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{level4 / 'mlflow.db'}"}
+    """The project's environment; SERVICE_TOKEN, which the replayer and deploy send."""
+    tracking_uri = f"sqlite:///{level4 / 'mlflow.db'}"
+    return {**ladder.project_env(), "MLFLOW_TRACKING_URI": tracking_uri, "SERVICE_TOKEN": TOKEN}
 
 
 @pytest.fixture(scope="module")
 def service(level4, env):
-    with scoring_service(level4, env["MLFLOW_TRACKING_URI"]) as url:
+    with scoring_service(level4, env["MLFLOW_TRACKING_URI"], token=TOKEN) as url:
         yield url
 
 
@@ -108,6 +111,8 @@ def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(
     assert f"live RMSE {summary['live_rmse']:.2f} of version 1 is within 6.0" in chapter_a
     assert (level4 / "reports" / "monitoring" / "report.html").stat().st_size > 10_000
     assert registry_state(level4, env) == ([1], "1") and served_version(service) == "1"
+    truth = {"request_id": "0" * 32, "duration": 9.0}
+    assert http(f"{service}/feedback", truth)[0] == 401, "ground truth needs the token"
 
 
 @pytest.fixture(scope="module")
@@ -267,6 +272,7 @@ def test_retrain_workflow__runnable_steps_pass(level4, env, service, chapter_a):
             "MLFLOW_TRACKING_URI": env["MLFLOW_TRACKING_URI"],
             "PREDICTION_LOG_URL": f"sqlite:///{level4 / 'predictions.db'}",
             "DEPLOY_URL": service,
+            "SERVICE_TOKEN": TOKEN,
         },
     )
     assert "retrain: ran Monitor, then retrain, gate, promote and deploy when needed" in run.log

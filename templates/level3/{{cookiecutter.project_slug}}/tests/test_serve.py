@@ -1,5 +1,8 @@
-"""The scoring service: predictions, health, model info, reload, and clear 4xx on bad input."""
+"""The scoring service: predictions, health, model info, reload, and clear 4xx on bad input;
+its declared contract, hostile bodies, the size limit and the token on writes."""
 
+import asyncio
+import dataclasses
 import http.server
 import json
 import os
@@ -13,25 +16,34 @@ import urllib.request
 import mlflow
 import pandas as pd
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
 from mlflow import MlflowClient
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeRegressor
 
 from {{ cookiecutter.package_name }} import registry, tracking
+from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.deploy import deploy, stop_local
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.serve import (
     MAX_BATCH,
+    MAX_BODY_BYTES,
+    Champion,
+    Problem,
     Ride,
     create_app,
     linear_scorer,
+    open_writes_problem,
     pandas_scorer,
 )
 from {{ cookiecutter.package_name }}.train import train
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+JSON = {"Content-Type": "application/json"}
+TOKEN = "a-test-token"
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +110,9 @@ def test_predict__a_batch_keeps_its_order(client, model, rides):
 )
 def test_predict__bad_input_gets_a_clear_422_and_the_service_stays_up(client, body, message):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    answer = client.post("/predict", content=content)
+    answer = client.post("/predict", content=content, headers=JSON)
     assert answer.status_code == 422
-    assert message in json.dumps(answer.json())
+    assert message in answer.json()["detail"], "the one-line detail says what is wrong"
     assert client.post("/predict", json=RIDE).status_code == 200
 
 
@@ -136,14 +148,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_real_server__http_predictions_equal_the_champions_offline_ones(
-    model, rides, tracking_uri, tmp_path
+def test_real_server__http_predictions_equal_the_champions_offline_ones_and_deploy_sends_the_token(
+    model, rides, tracking_uri, monkeypatch, tmp_path
 ):
     port, pid_file = free_port(), tmp_path / "serve.pid"
     server = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port),
          "--pid-file", str(pid_file)],
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "SERVICE_TOKEN": TOKEN},
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
@@ -156,17 +168,19 @@ def test_real_server__http_predictions_equal_the_champions_offline_ones(
             except OSError:
                 time.sleep(0.3)
         sample = rides.head(20)[["PULocationID", "DOLocationID", "trip_distance"]]
-        request = urllib.request.Request(
-            f"{url}/predict",
-            data=json.dumps(sample.to_dict(orient="records")).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+        body = json.dumps(sample.to_dict(orient="records")).encode()
+        request = urllib.request.Request(f"{url}/predict", data=body, headers=JSON)
         with urllib.request.urlopen(request, timeout=10) as answer:
             served = json.loads(answer.read())
         champion = registry.load(registry.CHAMPION)
         assert served["model_version"] == champion.version
         assert served["predictions"] == pytest.approx(predict(champion.model, sample).tolist())
 
+        monkeypatch.delenv("SERVICE_TOKEN", raising=False)
+        with pytest.raises(RuntimeError, match="answered 401.*set SERVICE_TOKEN"):
+            deploy(champion.version, url)
+        monkeypatch.setenv("SERVICE_TOKEN", TOKEN)
+        assert "serving champion version" in deploy(champion.version, url)
         assert pid_file.read_text().strip() == str(server.pid), "the service wrote its PID"
         assert stop_local(pid_file) == f"stopped the local service (PID {server.pid})"
         assert server.wait(timeout=10) == 0, "stopped as by Ctrl+C, not killed"
@@ -219,6 +233,192 @@ def test_deploy__refuses_to_reload_another_projects_service():
             deploy("1", url)
         server.shutdown()
     assert ("POST", "/reload") not in requests
+
+
+def test_openapi__declares_the_ride_body_with_an_example_and_every_error(client):
+    spec = client.get("/openapi.json").json()
+    predict = spec["paths"]["/predict"]["post"]
+    assert predict["requestBody"]["required"] is True
+    ride = spec["components"]["schemas"]["Ride"]
+    assert ride["examples"] == [RIDE]
+    assert set(ride["required"]) == {"PULocationID", "DOLocationID", "trip_distance"}
+    for status in ("413", "415", "422", "503"):
+        schema = predict["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Problem"}, status
+    assert predict["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Predictions"
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status"),
+    [
+        ("POST", "/predict", b"{", JSON, 422),
+        ("POST", "/predict", json.dumps(RIDE).encode(), {"Content-Type": "text/plain"}, 415),
+        ("GET", "/no-such-path", None, {}, 404),
+        ("GET", "/predict", None, {}, 405),
+    ],
+)
+def test_errors__share_one_json_shape_that_says_what_is_wrong(
+    client, method, path, body, headers, status
+):
+    answer = client.request(method, path, content=body, headers=headers)
+    assert answer.status_code == status
+    problem = Problem.model_validate(answer.json())
+    assert problem.status == status and problem.detail
+
+
+def test_errors__a_bug_is_a_500_in_the_same_shape(model):
+    champion = Champion()
+    champion.reload()
+    unfitted = Pipeline([("regressor", DecisionTreeRegressor())])  # predict raises
+    champion.release = dataclasses.replace(champion.release, model=unfitted)
+    with TestClient(create_app(champion), raise_server_exceptions=False) as test_client:
+        answer = test_client.post("/predict", json=RIDE)
+    assert answer.status_code == 500
+    assert "internal error (NotFittedError)" in Problem.model_validate(answer.json()).detail
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+RIDE_BYTES = json.dumps(RIDE).encode()
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}  # what `curl -d` sends
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (NESTED, JSON, 422, "nests too deeply"),
+        (RIDE_BYTES.replace(b"2.5", b"NaN"), JSON, 422, "finite number"),
+        (RIDE_BYTES.replace(b"2.5", b"Infinity"), JSON, 422, "finite number"),
+        (b"[" + RIDE_BYTES.replace(b"2.5", b"-Infinity") + b"]", JSON, 422, "finite number"),
+        (RIDE_BYTES.replace(b"74", b'"\xff\xfe"'), JSON, 422, "not UTF-8"),
+        (RIDE_BYTES, FORM, 415, "Content-Type: application/json"),
+        (RIDE_BYTES, {}, 415, "no Content-Type"),
+        (b" " * (MAX_BODY_BYTES + 1), JSON, 413, "larger than MAX_BODY_BYTES"),
+    ],
+    ids=["deep", "nan", "infinity", "-infinity", "utf8", "form", "no-type", "oversize"],
+)
+def test_predict__hostile_bodies_get_a_4xx_that_says_why(client, body, headers, status, message):
+    answer = client.post("/predict", content=body, headers=headers)
+    assert answer.status_code == status
+    assert message in answer.json()["detail"]
+    assert client.post("/predict", json=RIDE).status_code == 200
+
+
+def send_streaming(app, path: str, content_length: int | None, chunk: int = 65_536):
+    """POST a body to the app in process that never ends: 64 KB chunks for as long as the app
+    reads. Returns the status of the answer and how many bytes the app read."""
+    read = 0
+
+    async def receive():
+        nonlocal read
+        read += chunk
+        return {"type": "http.request", "body": b" " * chunk, "more_body": True}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json")]
+    if content_length is not None:
+        headers.append((b"content-length", str(content_length).encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    return start["status"], read - chunk if read else 0
+
+
+def test_size_limit__an_oversized_body_is_refused_before_it_is_read_whole(model):
+    app = create_app(max_body_bytes=200_000)
+    status, read = send_streaming(app, "/predict", content_length=None)
+    assert status == 413 and read <= 200_000 + 65_536, "counted while streaming, then refused"
+    status, read = send_streaming(app, "/predict", content_length=10**9)
+    assert (status, read) == (413, 0), "refused on its Content-Length, before reading"
+
+
+@pytest.fixture
+def guarded(model):
+    with TestClient(create_app(token=TOKEN)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": TOKEN}, 401),
+        ({"Authorization": "Bearer not-the-token"}, 403),
+        ({"Authorization": f"Bearer {TOKEN}"}, 200),
+    ],
+    ids=["none", "not-bearer", "wrong", "right"],
+)
+def test_reload__with_a_service_token_needs_it_as_a_bearer_token(guarded, headers, status):
+    answer = guarded.post("/reload", headers=headers)
+    assert answer.status_code == status, answer.text
+    if status == 401:
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+        assert "Authorization: Bearer" in answer.json()["detail"]
+
+
+def test_reads__stay_open_when_writes_need_a_token(guarded):
+    assert guarded.post("/predict", json=RIDE).status_code == 200
+    for path in ("/health", "/model", "/docs", "/openapi.json"):
+        assert guarded.get(path).status_code == 200, path
+    security = guarded.get("/openapi.json").json()["paths"]["/reload"]["post"]["security"]
+    assert security == [{"HTTPBearer": []}], "/docs shows that /reload needs the token"
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "allow"),
+    [
+        ("127.0.0.1", None, False),
+        ("::1", None, False),
+        ("localhost", None, False),
+        ("0.0.0.0", TOKEN, False),
+        ("0.0.0.0", None, True),
+    ],
+)
+def test_open_writes__allowed_on_loopback_with_a_token_or_on_purpose(host, token, allow):
+    assert open_writes_problem(host, token, allow) is None
+
+
+def test_serve__refuses_to_start_on_a_network_without_a_token(monkeypatch, capsys):
+    monkeypatch.delenv("SERVICE_TOKEN", raising=False)
+    monkeypatch.delenv("ALLOW_OPEN_WRITES", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--host", "0.0.0.0"])
+    assert stopped.value.code == 1
+    said = capsys.readouterr().err
+    assert "refusing to serve on 0.0.0.0" in said
+    assert "set SERVICE_TOKEN" in said and "ALLOW_OPEN_WRITES=1" in said
+
+
+# The contract as the service declares it (its OpenAPI document), driving requests at the app
+# in process. Built at import, as schemathesis needs; the test's fixture loads the champion.
+# (from_dict, not from_asgi: that would start the app, which would look for a champion now.
+# schemathesis.pytest.from_fixture would build it in a fixture, but fails on pytest 9.2.)
+FUZZED_APP = create_app(FUZZED := Champion(), token=TOKEN)
+contract = schemathesis.openapi.from_dict(FUZZED_APP.openapi())
+contract.app = FUZZED_APP
+
+
+@pytest.fixture
+def fuzzed(model):
+    FUZZED.reload()
+
+
+@contract.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzz__no_request_gets_a_server_error_and_every_answer_keeps_the_contract(case, fuzzed):
+    """Schemathesis sends what the schema allows and what it forbids (negative cases), and
+    checks each answer against the declared responses."""
+    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(rides):

@@ -1,11 +1,15 @@
-"""The scoring service: predictions, health, model info, reload, and clear 4xx on bad input."""
+"""The scoring service: predictions, health, model info, reload, and clear 4xx on bad input;
+its declared contract, hostile bodies, the size limit and the token on writes."""
 
+import asyncio
+import dataclasses
 import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -13,26 +17,35 @@ import urllib.request
 import mlflow
 import pandas as pd
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
 from mlflow import MlflowClient
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeRegressor
 
 from {{ cookiecutter.package_name }} import registry, tracking
+from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.deploy import deploy, stop_local
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.predlog import PredictionLog
 from {{ cookiecutter.package_name }}.serve import (
     MAX_BATCH,
+    MAX_BODY_BYTES,
+    Champion,
+    Problem,
     Ride,
     create_app,
     linear_scorer,
+    open_writes_problem,
     pandas_scorer,
 )
 from {{ cookiecutter.package_name }}.train import train
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+JSON = {"Content-Type": "application/json"}
+TOKEN = "a-test-token"
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +114,9 @@ def test_predict__a_batch_keeps_its_order(client, model, rides):
 )
 def test_predict__bad_input_gets_a_clear_422_and_the_service_stays_up(client, body, message):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    answer = client.post("/predict", content=content)
+    answer = client.post("/predict", content=content, headers=JSON)
     assert answer.status_code == 422
-    assert message in json.dumps(answer.json())
+    assert message in answer.json()["detail"], "the one-line detail says what is wrong"
     assert client.post("/predict", json=RIDE).status_code == 200
 
 
@@ -139,14 +152,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_real_server__http_predictions_equal_the_champions_offline_ones(
-    model, rides, tracking_uri, tmp_path
+def test_real_server__http_predictions_equal_the_champions_offline_ones_and_deploy_sends_the_token(
+    model, rides, tracking_uri, monkeypatch, tmp_path
 ):
     port, pid_file = free_port(), tmp_path / "serve.pid"
     server = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port),
          "--pid-file", str(pid_file)],
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "SERVICE_TOKEN": TOKEN},
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
@@ -159,17 +172,19 @@ def test_real_server__http_predictions_equal_the_champions_offline_ones(
             except OSError:
                 time.sleep(0.3)
         sample = rides.head(20)[["PULocationID", "DOLocationID", "trip_distance"]]
-        request = urllib.request.Request(
-            f"{url}/predict",
-            data=json.dumps(sample.to_dict(orient="records")).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+        body = json.dumps(sample.to_dict(orient="records")).encode()
+        request = urllib.request.Request(f"{url}/predict", data=body, headers=JSON)
         with urllib.request.urlopen(request, timeout=10) as answer:
             served = json.loads(answer.read())
         champion = registry.load(registry.CHAMPION)
         assert served["model_version"] == champion.version
         assert served["predictions"] == pytest.approx(predict(champion.model, sample).tolist())
 
+        monkeypatch.delenv("SERVICE_TOKEN", raising=False)
+        with pytest.raises(RuntimeError, match="answered 401.*set SERVICE_TOKEN"):
+            deploy(champion.version, url)
+        monkeypatch.setenv("SERVICE_TOKEN", TOKEN)
+        assert "serving champion version" in deploy(champion.version, url)
         assert pid_file.read_text().strip() == str(server.pid), "the service wrote its PID"
         assert stop_local(pid_file) == f"stopped the local service (PID {server.pid})"
         assert server.wait(timeout=10) == 0, "stopped as by Ctrl+C, not killed"
@@ -209,7 +224,7 @@ def test_feedback__joins_actual_durations_by_request_id_and_row(client):
     answer = client.post("/predict", json=[RIDE, RIDE]).json()
     request_id = answer["request_id"]
     truth = [{"request_id": request_id, "row": row, "duration": 11.0 + row} for row in (0, 1)]
-    assert client.post("/feedback", json=truth).json() == {"stored": 2}
+    assert client.post("/feedback", json=truth).json() == {"stored": 2, "already_stored": 0}
     assert PredictionLog().window(2)["duration"].tolist() == [11.0, 12.0]
 
 
@@ -227,7 +242,80 @@ def test_feedback__an_unknown_request_is_404_and_nothing_is_stored(client):
 )
 def test_feedback__bad_input_gets_a_422(client, body):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    assert client.post("/feedback", content=content).status_code == 422
+    assert client.post("/feedback", content=content, headers=JSON).status_code == 422
+
+
+def test_feedback__a_second_value_is_a_409_and_nothing_in_the_batch_is_stored(client):
+    request_id = client.post("/predict", json=[RIDE, RIDE]).json()["request_id"]
+    first = {"request_id": request_id, "row": 0, "duration": 11.0}
+    assert client.post("/feedback", json=first).json() == {"stored": 1, "already_stored": 0}
+    second = [{**first, "duration": 12.0}, {"request_id": request_id, "row": 1, "duration": 13.0}]
+    reply = client.post("/feedback", json=second)
+    assert reply.status_code == 409
+    assert reply.json()["errors"][0]["loc"] == ["body", 0]
+    assert "already has the duration 11.0 min, not 12.0" in reply.json()["errors"][0]["msg"]
+    logged = PredictionLog().window(2)
+    assert logged["duration"].tolist()[0] == 11.0, "the stored value is kept"
+    assert pd.isna(logged["duration"].tolist()[1]), "and the new one in the batch is not stored"
+
+
+def test_feedback__the_same_value_sent_again_changes_nothing(client):
+    request_id = client.post("/predict", json=RIDE).json()["request_id"]
+    truth = {"request_id": request_id, "duration": 11.0}
+    assert client.post("/feedback", json=truth).json() == {"stored": 1, "already_stored": 0}
+    assert client.post("/feedback", json=truth).json() == {"stored": 0, "already_stored": 1}
+
+
+def test_feedback__two_writers_racing_for_one_ride_store_one_value(tmp_path):
+    """Two logs on one database, as two processes: one value wins, the other is a conflict."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    PredictionLog(url).record("race", "1", [RIDE], [10.0])
+    start, outcomes = threading.Barrier(2), []
+
+    def writer(duration: float) -> None:
+        log = PredictionLog(url)
+        start.wait()
+        outcomes.append(log.add_feedback([{"request_id": "race", "row": 0, "duration": duration}]))
+
+    threads = [threading.Thread(target=writer, args=(minutes,)) for minutes in (11.0, 12.0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcome.stored for outcome in outcomes) == [0, 1]
+    assert sorted(len(outcome.conflicts) for outcome in outcomes) == [0, 1]
+    winner = next(outcome for outcome in outcomes if outcome.conflicts).conflicts[0]
+    assert PredictionLog(url).window(1)["duration"].tolist() == [winner]
+
+
+def test_feedback_cli__refuses_to_overwrite_and_corrects_on_purpose(client, tmp_path, capsys):
+    request_id = client.post("/predict", json=RIDE).json()["request_id"]
+    client.post("/feedback", json={"request_id": request_id, "duration": 11.0})
+    corrections = tmp_path / "corrections.csv"
+    correction = {"request_id": request_id, "row": 0, "duration": 21.0}
+    pd.DataFrame([correction]).to_csv(corrections, index=False)
+    with pytest.raises(SystemExit) as refused:
+        main(["feedback", str(corrections)])
+    assert refused.value.code == 1
+    assert "already have another actual duration" in capsys.readouterr().err
+    assert main(["feedback", str(corrections), "--correct"]) == 0
+    assert "corrected 1" in capsys.readouterr().out
+    labelled = PredictionLog().window(1)
+    assert labelled["request_id"].tolist() == [request_id]
+    assert labelled["duration"].tolist() == [21.0]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer not-the-token"}, 403)],
+)
+def test_feedback__with_a_service_token_needs_it(guarded, headers, status):
+    request_id = guarded.post("/predict", json=RIDE).json()["request_id"]
+    truth = {"request_id": request_id, "duration": 11.0}
+    assert guarded.post("/feedback", json=truth, headers=headers).status_code == status
+    assert PredictionLog().window(1)["duration"].isna().all(), "nothing stored"
+    authorized = {"Authorization": f"Bearer {TOKEN}"}
+    assert guarded.post("/feedback", json=truth, headers=authorized).status_code == 200
 
 
 def test_predict__a_failing_log_is_a_503_never_a_silent_answer(model, tmp_path):
@@ -269,6 +357,197 @@ def test_deploy__refuses_to_reload_another_projects_service():
             deploy("1", url)
         server.shutdown()
     assert ("POST", "/reload") not in requests
+
+
+def test_openapi__declares_the_ride_body_with_an_example_and_every_error(client):
+    spec = client.get("/openapi.json").json()
+    predict = spec["paths"]["/predict"]["post"]
+    assert predict["requestBody"]["required"] is True
+    ride = spec["components"]["schemas"]["Ride"]
+    assert ride["examples"] == [RIDE]
+    assert set(ride["required"]) == {"PULocationID", "DOLocationID", "trip_distance"}
+    for status in ("413", "415", "422", "503"):
+        schema = predict["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Problem"}, status
+    assert predict["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Predictions"
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status"),
+    [
+        ("POST", "/predict", b"{", JSON, 422),
+        ("POST", "/predict", json.dumps(RIDE).encode(), {"Content-Type": "text/plain"}, 415),
+        ("GET", "/no-such-path", None, {}, 404),
+        ("GET", "/predict", None, {}, 405),
+    ],
+)
+def test_errors__share_one_json_shape_that_says_what_is_wrong(
+    client, method, path, body, headers, status
+):
+    answer = client.request(method, path, content=body, headers=headers)
+    assert answer.status_code == status
+    problem = Problem.model_validate(answer.json())
+    assert problem.status == status and problem.detail
+
+
+def test_errors__a_bug_is_a_500_in_the_same_shape(model):
+    champion = Champion()
+    champion.reload()
+    unfitted = Pipeline([("regressor", DecisionTreeRegressor())])  # predict raises
+    champion.release = dataclasses.replace(champion.release, model=unfitted)
+    with TestClient(create_app(champion), raise_server_exceptions=False) as test_client:
+        answer = test_client.post("/predict", json=RIDE)
+    assert answer.status_code == 500
+    assert "internal error (NotFittedError)" in Problem.model_validate(answer.json()).detail
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+RIDE_BYTES = json.dumps(RIDE).encode()
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}  # what `curl -d` sends
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (NESTED, JSON, 422, "nests too deeply"),
+        (RIDE_BYTES.replace(b"2.5", b"NaN"), JSON, 422, "finite number"),
+        (RIDE_BYTES.replace(b"2.5", b"Infinity"), JSON, 422, "finite number"),
+        (b"[" + RIDE_BYTES.replace(b"2.5", b"-Infinity") + b"]", JSON, 422, "finite number"),
+        (RIDE_BYTES.replace(b"74", b'"\xff\xfe"'), JSON, 422, "not UTF-8"),
+        (RIDE_BYTES, FORM, 415, "Content-Type: application/json"),
+        (RIDE_BYTES, {}, 415, "no Content-Type"),
+        (b" " * (MAX_BODY_BYTES + 1), JSON, 413, "larger than MAX_BODY_BYTES"),
+    ],
+    ids=["deep", "nan", "infinity", "-infinity", "utf8", "form", "no-type", "oversize"],
+)
+def test_predict__hostile_bodies_get_a_4xx_that_says_why(client, body, headers, status, message):
+    answer = client.post("/predict", content=body, headers=headers)
+    assert answer.status_code == status
+    assert message in answer.json()["detail"]
+    assert client.post("/predict", json=RIDE).status_code == 200
+
+
+def send_streaming(app, path: str, content_length: int | None, chunk: int = 65_536):
+    """POST a body to the app in process that never ends: 64 KB chunks for as long as the app
+    reads. Returns the status of the answer and how many bytes the app read."""
+    read = 0
+
+    async def receive():
+        nonlocal read
+        read += chunk
+        return {"type": "http.request", "body": b" " * chunk, "more_body": True}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json")]
+    if content_length is not None:
+        headers.append((b"content-length", str(content_length).encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    return start["status"], read - chunk if read else 0
+
+
+def test_size_limit__an_oversized_body_is_refused_before_it_is_read_whole(model):
+    app = create_app(max_body_bytes=200_000)
+    status, read = send_streaming(app, "/predict", content_length=None)
+    assert status == 413 and read <= 200_000 + 65_536, "counted while streaming, then refused"
+    status, read = send_streaming(app, "/predict", content_length=10**9)
+    assert (status, read) == (413, 0), "refused on its Content-Length, before reading"
+
+
+@pytest.fixture
+def guarded(model):
+    with TestClient(create_app(token=TOKEN)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": TOKEN}, 401),
+        ({"Authorization": "Bearer not-the-token"}, 403),
+        ({"Authorization": f"Bearer {TOKEN}"}, 200),
+    ],
+    ids=["none", "not-bearer", "wrong", "right"],
+)
+def test_reload__with_a_service_token_needs_it_as_a_bearer_token(guarded, headers, status):
+    answer = guarded.post("/reload", headers=headers)
+    assert answer.status_code == status, answer.text
+    if status == 401:
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+        assert "Authorization: Bearer" in answer.json()["detail"]
+
+
+def test_reads__stay_open_when_writes_need_a_token(guarded):
+    assert guarded.post("/predict", json=RIDE).status_code == 200
+    for path in ("/health", "/model", "/docs", "/openapi.json"):
+        assert guarded.get(path).status_code == 200, path
+    security = guarded.get("/openapi.json").json()["paths"]["/reload"]["post"]["security"]
+    assert security == [{"HTTPBearer": []}], "/docs shows that /reload needs the token"
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "allow"),
+    [
+        ("127.0.0.1", None, False),
+        ("::1", None, False),
+        ("localhost", None, False),
+        ("0.0.0.0", TOKEN, False),
+        ("0.0.0.0", None, True),
+    ],
+)
+def test_open_writes__allowed_on_loopback_with_a_token_or_on_purpose(host, token, allow):
+    assert open_writes_problem(host, token, allow) is None
+
+
+def test_serve__refuses_to_start_on_a_network_without_a_token(monkeypatch, capsys):
+    monkeypatch.delenv("SERVICE_TOKEN", raising=False)
+    monkeypatch.delenv("ALLOW_OPEN_WRITES", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--host", "0.0.0.0"])
+    assert stopped.value.code == 1
+    said = capsys.readouterr().err
+    assert "refusing to serve on 0.0.0.0" in said
+    assert "set SERVICE_TOKEN" in said and "ALLOW_OPEN_WRITES=1" in said
+
+
+# The contract as the service declares it (its OpenAPI document), driving requests at the app
+# in process. Built at import, as schemathesis needs; the test's fixture loads the champion.
+# (from_dict, not from_asgi: that would start the app, which would look for a champion now.
+# schemathesis.pytest.from_fixture would build it in a fixture, but fails on pytest 9.2.)
+FUZZ_LOG = tempfile.TemporaryDirectory()  # removed at exit
+FUZZED_APP = create_app(
+    FUZZED := Champion(),
+    token=TOKEN,
+    prediction_log=PredictionLog(f"sqlite:///{FUZZ_LOG.name}/log.db"),
+)
+contract = schemathesis.openapi.from_dict(FUZZED_APP.openapi())
+contract.app = FUZZED_APP
+
+
+@pytest.fixture
+def fuzzed(model):
+    FUZZED.reload()
+
+
+@contract.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzz__no_request_gets_a_server_error_and_every_answer_keeps_the_contract(case, fuzzed):
+    """Schemathesis sends what the schema allows and what it forbids (negative cases), and
+    checks each answer against the declared responses."""
+    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(rides):

@@ -64,6 +64,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=float(os.environ.get("RELOAD_SECONDS", "0")),
         help="poll the registry and reload when the champion changes (0: only POST /reload)",
     )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=int(os.environ.get("MAX_BODY_BYTES", "1000000")),
+        help="a larger request body gets a 413 before it is read whole",
+    )
     serve.add_argument("--pid-file", type=Path, help="write the PID here while serving")
     stop = commands.add_parser("stop", help="stop the local service that deploy or serve started")
     stop.add_argument("--pid-file", type=Path, default=PID_FILE)
@@ -111,13 +117,19 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "serve":
         import uvicorn  # imported here: the other commands start faster without the web stack
 
-        from .serve import create_app
+        from .serve import create_app, open_writes_problem
 
+        # The token only from the environment: a command-line argument shows in `ps`.
+        token = os.environ.get("SERVICE_TOKEN") or None
+        problem = open_writes_problem(args.host, token, os.environ.get("ALLOW_OPEN_WRITES") == "1")
+        if problem:
+            raise ValueError(problem)
         tracking.connect()
+        app = create_app(
+            reload_seconds=args.reload_seconds, token=token, max_body_bytes=args.max_body_bytes
+        )
         with recorded_pid(args.pid_file):
-            uvicorn.run(
-                create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port
-            )
+            uvicorn.run(app, host=args.host, port=args.port)
     elif args.command == "stop":
         print(stop_local(args.pid_file))
     elif args.command == "deploy":

@@ -1,39 +1,77 @@
-"""Scoring service: the registry's champion behind FastAPI (predict, health, model, reload)."""
+"""Scoring service: the registry's champion behind FastAPI (predict, health, model, reload).
+Its contract is declared: typed bodies and answers, one shape for every error, a size limit, and
+a token on the write endpoint; /docs and /openapi.json show it."""
 
 import asyncio
-import json
+import hmac
+import ipaddress
 import logging
 import threading
 import weakref
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model._base import LinearModel
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import registry
 from .simulate import N_ZONES
 
 MAX_BATCH = 1000  # rides per request; larger batches get a 422
+MAX_BODY_BYTES = 1_000_000  # a larger request body gets a 413 before it is read whole
+EXAMPLE_RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 log = logging.getLogger(__name__)
+
+
+def whole(value: Any) -> Any:
+    """A float with no fraction, such as 74.0, is the integer 74 to JSON Schema (and to
+    JavaScript), so to the contract too; a string such as "74" stays an error."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Whole = Annotated[int, BeforeValidator(whole)]
 
 
 class Ride(BaseModel):
     """One ride to score: the trip-record fields that the model uses."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-    PULocationID: int = Field(ge=1, le=N_ZONES, description="pick-up TLC taxi zone")
-    DOLocationID: int = Field(ge=1, le=N_ZONES, description="drop-off TLC taxi zone")
-    trip_distance: float = Field(ge=0, le=500, description="miles")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_RIDE]}
+    )
+    PULocationID: Whole = Field(ge=1, le=N_ZONES, description="pick-up TLC taxi zone")
+    DOLocationID: Whole = Field(ge=1, le=N_ZONES, description="drop-off TLC taxi zone")
+    trip_distance: float = Field(ge=0, le=500, allow_inf_nan=False, description="miles")
+
+
+def one_or_many(value: Any) -> str:
+    """Which form a body takes: a JSON array is a batch, anything else one item."""
+    return "batch" if isinstance(value, list) else "one"
+
+
+def one_or_batch(item: type[BaseModel]) -> Any:
+    """The body type of one item (a JSON object) or a batch (a JSON array of 1 to MAX_BATCH
+    items). The discriminator picks the form first: a bad body gets its own form's errors only."""
+    batch = Annotated[list[item], Field(min_length=1, max_length=MAX_BATCH)]
+    return Annotated[
+        Annotated[item, Tag("one")] | Annotated[batch, Tag("batch")], Discriminator(one_or_many)
+    ]
+
+
+Rides = one_or_batch(Ride)
 
 
 class Predictions(BaseModel):
@@ -43,23 +81,187 @@ class Predictions(BaseModel):
     model_version: str
 
 
-ONE_RIDE = TypeAdapter(Ride)
-BATCH = TypeAdapter(Annotated[list[Ride], Field(min_length=1, max_length=MAX_BATCH)])
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    model_version: str
 
 
-def parse_rides(body: bytes) -> list[Ride]:
-    """One ride (a JSON object) or a batch (a JSON array); HTTP 422 with the reasons if not."""
+class ModelInfo(BaseModel):
+    """The model being served, as the registry records it."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    metrics: dict[str, float] = Field(description="the training run's metrics")
+    gate: dict[str, str] = Field(description="the gate's decision, as tagged on the version")
+
+
+class Reloaded(BaseModel):
+    previous_version: str | None
+    version: str
+
+
+class Violation(BaseModel):
+    """One thing wrong with a request: where, what, and its kind."""
+
+    loc: list[str | int] = Field(examples=[["body", "trip_distance"]])
+    msg: str = Field(examples=["Input should be greater than or equal to 0"])
+    type: str = Field(examples=["greater_than_equal"])
+
+
+class Problem(BaseModel):
+    """Every error answer: its status, what is wrong in one sentence, and for a request that
+    breaks the contract, each violation."""
+
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["body.trip_distance: Input should be greater than or equal to 0"])
+    errors: list[Violation] = []
+
+
+def problem(
+    status: int, detail: str, errors: list[Violation] | None = None, **headers: str
+) -> JSONResponse:
+    """The JSON answer of an error."""
+    body = Problem(status=status, detail=detail, errors=errors or [])
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers or None)
+
+
+def _where(loc: tuple | list) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    """A 422 naming every violation; a body that is not JSON says so first."""
+    found = error.errors()
+    for item in found:
+        if item["type"] == "json_invalid":
+            reason = item.get("ctx", {}).get("error", "malformed")
+            where = item["loc"][-1]
+            return problem(422, f"the body is not valid JSON: {reason} (at character {where})")
+    violations = [
+        Violation(loc=list(item["loc"]), msg=item["msg"], type=item["type"]) for item in found
+    ]
+    detail = "; ".join(f"{_where(v.loc)}: {v.msg}" for v in violations[:3])
+    if len(violations) > 3:
+        detail += f"; and {len(violations) - 3} more"
+    return problem(422, detail, violations)
+
+
+def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """Every other error in the one shape. A body that JSON cannot parse (invalid UTF-8,
+    nesting deeper than the parser's recursion limit) is a 422, as malformed JSON is."""
+    cause = error.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return problem(422, f"the body is not valid JSON: not UTF-8 ({cause.reason})")
+    if isinstance(cause, RecursionError):
+        return problem(422, "the body is not valid JSON: it nests too deeply to parse")
+    if isinstance(cause, ValueError) and error.status_code == 400:
+        return problem(422, f"the body is not valid JSON: {cause}")
+    headers = dict(error.headers or {})
+    return problem(error.status_code, str(error.detail), **headers)
+
+
+def internal_error(_request: Request, error: Exception) -> JSONResponse:
+    """A bug's 500, in the one shape too; the server logs its traceback."""
+    return problem(500, f"internal error ({type(error).__name__}): see the service's log")
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets a 413, on its Content-Length
+    before anything is read, or as soon as what streams in (chunked) passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"the body is larger than MAX_BODY_BYTES = {self.limit} bytes"
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await problem(413, too_large)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise HTTPException(413, too_large)  # answered by http_error, like any error
+            return message
+
+        await self.app(scope, counting, send)
+
+
+async def json_body(request: Request) -> None:
+    """Bodies are JSON: anything else gets a 415 that says which header to send. (Async: a
+    plain function would run in a worker thread, a hop that costs more than the check.)"""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    json_type = media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    if not json_type:
+        got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+        raise HTTPException(415, f"send JSON with Content-Type: application/json (got {got})")
+
+
+def write_access(token: str | None):
+    """The dependency that guards the write endpoints: none without a token, else a bearer
+    token compared in constant time (401 without one, 403 when it is wrong)."""
+    bearer = HTTPBearer(auto_error=False, description="the service's SERVICE_TOKEN")
+
+    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
+        if credentials is None:
+            raise HTTPException(
+                401,
+                "this endpoint needs the header Authorization: Bearer <SERVICE_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(403, "the bearer token is not the service's SERVICE_TOKEN")
+
+    return [Depends(check)] if token else []
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise HTTPException(422, f"the body is not valid JSON: {error}") from None
-    try:
-        if isinstance(payload, list):
-            return BATCH.validate_python(payload)
-        return [ONE_RIDE.validate_python(payload)]
-    except ValidationError as error:
-        details = error.errors(include_url=False, include_input=False, include_context=False)
-        raise HTTPException(422, details) from None
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_writes_problem(host: str, token: str | None, allow_open_writes: bool) -> str | None:
+    """Why the service must not start: write endpoints open to a network; None when it may."""
+    if token or allow_open_writes or is_loopback(host):
+        return None
+    return (
+        f"refusing to serve on {host} with POST /reload open to anyone who reaches it: "
+        "set SERVICE_TOKEN (writes then need the header Authorization: Bearer <token>), "
+        "or set ALLOW_OPEN_WRITES=1 to serve them open on purpose"
+    )
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of an endpoint's error answers."""
+    meaning = {
+        401: "no bearer token (when SERVICE_TOKEN is set)",
+        403: "a wrong bearer token",
+        409: "the registry has no champion yet",
+        413: f"a body over MAX_BODY_BYTES (default {MAX_BODY_BYTES} bytes)",
+        415: "a body that is not sent as application/json",
+        422: "a body that breaks the contract: not JSON, or not the schema",
+        503: "no champion model is loaded yet, or the registry is unavailable",
+    }
+    return {status: {"model": Problem, "description": meaning[status]} for status in statuses}
+
+
+BODY_ERRORS = (413, 415, 422)
 
 
 class Champion:
@@ -185,8 +387,14 @@ async def _poll(champion: Champion, seconds: float) -> None:
             log.warning("champion poll failed, still serving the loaded model: %s", error)
 
 
-def create_app(champion: Champion | None = None, reload_seconds: float = 0) -> FastAPI:
-    """The service; it starts even without a champion, and is healthy once one is loaded."""
+def create_app(
+    champion: Champion | None = None,
+    reload_seconds: float = 0,
+    token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The service; it starts even without a champion, and is healthy once one is loaded.
+    With a `token`, POST /reload needs it as a bearer token."""
     champion = champion or Champion()
 
     @asynccontextmanager
@@ -201,8 +409,17 @@ def create_app(champion: Champion | None = None, reload_seconds: float = 0) -> F
         if poll:
             poll.cancel()
 
-    app = FastAPI(title=f"{registry.MODEL_NAME} scoring service", lifespan=lifespan)
+    app = FastAPI(
+        title=f"{registry.MODEL_NAME} scoring service",
+        description=__doc__,
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.state.champion = champion
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)
+    writes = write_access(token)
 
     def serving() -> registry.Release:
         release = champion.release
@@ -210,31 +427,39 @@ def create_app(champion: Champion | None = None, reload_seconds: float = 0) -> F
             raise HTTPException(503, "no champion model is loaded yet")
         return release
 
-    @app.post("/predict", response_model=Predictions)
-    async def predict(request: Request) -> Predictions:
-        """Predicted durations (minutes) for one ride (a JSON object with PULocationID,
-        DOLocationID and trip_distance) or a batch (a JSON array of up to MAX_BATCH of them)."""
-        rides = parse_rides(await request.body())
+    @app.post("/predict", dependencies=[Depends(json_body)], responses=errors(*BODY_ERRORS, 503))
+    async def predict(
+        rides: Annotated[
+            Rides,
+            Body(
+                openapi_examples={
+                    "one ride": {"value": EXAMPLE_RIDE},
+                    "a batch": {"value": [EXAMPLE_RIDE, {**EXAMPLE_RIDE, "trip_distance": 7.0}]},
+                }
+            ),
+        ],
+    ) -> Predictions:
+        """Predicted durations (minutes) for one ride (a JSON object) or a batch (a JSON array
+        of 1 to MAX_BATCH rides), in the order sent."""
+        batch = rides if isinstance(rides, list) else [rides]
         release = serving()
         # Scored in the event loop: a few milliseconds of CPU, cheaper than a thread hop.
-        minutes = predict_minutes(release, rides)
+        minutes = predict_minutes(release, batch)
         return Predictions(predictions=minutes, model_version=release.version)
 
-    @app.get("/health")
-    def health() -> JSONResponse:
+    @app.get("/health", responses=errors(503))
+    def health() -> Health:
         """200 once a champion is loaded, 503 before."""
-        if champion.release is None:
-            return JSONResponse({"status": "no model loaded"}, status_code=503)
-        return JSONResponse({"status": "ok", "model_version": champion.release.version})
+        return Health(status="ok", model_version=serving().version)
 
-    @app.get("/model")
-    def model() -> dict:
+    @app.get("/model", responses=errors(503))
+    def model() -> ModelInfo:
         """Name, version, alias, run, metrics and gate decision of the model being served."""
         serving()
-        return champion.info
+        return ModelInfo(**champion.info)
 
-    @app.post("/reload")
-    def reload() -> dict:
+    @app.post("/reload", dependencies=writes, responses=errors(401, 403, 409, 503))
+    def reload() -> Reloaded:
         """Load the registry's current champion without a restart."""
         try:
             previous, version = champion.reload()
@@ -242,6 +467,6 @@ def create_app(champion: Champion | None = None, reload_seconds: float = 0) -> F
             raise HTTPException(409, str(error)) from None
         except (MlflowException, OSError) as error:
             raise HTTPException(503, f"registry unavailable: {error}") from None
-        return {"previous_version": previous, "version": version}
+        return Reloaded(previous_version=previous, version=version)
 
     return app

@@ -68,6 +68,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=float(os.environ.get("RELOAD_SECONDS", "0")),
         help="poll the registry and reload when the champion changes (0: only POST /reload)",
     )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=int(os.environ.get("MAX_BODY_BYTES", "1000000")),
+        help="a larger request body gets a 413 before it is read whole",
+    )
     serve.add_argument("--pid-file", type=Path, help="write the PID here while serving")
     stop = commands.add_parser("stop", help="stop the local service that deploy or serve started")
     stop.add_argument("--pid-file", type=Path, default=PID_FILE)
@@ -88,6 +94,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     reset.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
     feedback = commands.add_parser("feedback", help="load actual durations from a file")
     feedback.add_argument("file", type=Path, help="parquet or CSV: request_id, row, duration")
+    feedback.add_argument(
+        "--correct", action="store_true", help="replace durations already stored (a correction)"
+    )
     replay = commands.add_parser("replay", help="replay simulated traffic against the service")
     replay.add_argument("month", type=_month)
     replay.add_argument("--scenario", choices=sorted(SCENARIOS), default="none")
@@ -137,13 +146,19 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "serve":
         import uvicorn  # imported here: the other commands start faster without the web stack
 
-        from .serve import create_app
+        from .serve import create_app, open_writes_problem
 
+        # The token only from the environment: a command-line argument shows in `ps`.
+        token = os.environ.get("SERVICE_TOKEN") or None
+        problem = open_writes_problem(args.host, token, os.environ.get("ALLOW_OPEN_WRITES") == "1")
+        if problem:
+            raise ValueError(problem)
         tracking.connect()
+        app = create_app(
+            reload_seconds=args.reload_seconds, token=token, max_body_bytes=args.max_body_bytes
+        )
         with recorded_pid(args.pid_file):
-            uvicorn.run(
-                create_app(reload_seconds=args.reload_seconds), host=args.host, port=args.port
-            )
+            uvicorn.run(app, host=args.host, port=args.port)
     elif args.command == "stop":
         print(stop_local(args.pid_file))
     elif args.command == "deploy":
@@ -174,10 +189,23 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "feedback":
         table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
         items = table[["request_id", "row", "duration"]].to_dict(orient="records")
-        unknown = PredictionLog().add_feedback(items)
-        if unknown:
-            raise ValueError(f"{len(unknown)} rows match no logged prediction, e.g. {unknown[0]}")
-        print(f"stored the actual durations of {len(items)} predictions")
+        outcome = PredictionLog().add_feedback(items, correct=args.correct)
+        if outcome.unknown:
+            raise ValueError(
+                f"{len(outcome.unknown)} rows match no logged prediction, e.g. "
+                f"{items[outcome.unknown[0]]}; nothing was stored"
+            )
+        if outcome.conflicts:
+            position, stored = next(iter(outcome.conflicts.items()))
+            raise ValueError(
+                f"{len(outcome.conflicts)} rows already have another actual duration, e.g. "
+                f"{items[position]} (stored: {stored}); nothing was stored. To replace them "
+                "on purpose: feedback FILE --correct"
+            )
+        print(
+            f"stored the actual durations of {outcome.stored} predictions; corrected "
+            f"{outcome.corrected}; {outcome.already_stored} were already stored"
+        )
     elif args.command == "replay":
         summary = replay_traffic(
             args.url, args.month, args.scenario, args.rides, args.batch, args.feedback

@@ -18,8 +18,12 @@ PID_FILE = Path("serve.pid")  # written by the local service itself, for `make s
 
 
 def call(url: str, method: str = "GET", timeout: float = 10) -> tuple[int, dict]:
-    """One HTTP call; returns the status and the JSON body (status 0 when nothing answers)."""
+    """One HTTP call; returns the status and the JSON body (status 0 when nothing answers).
+    A POST carries SERVICE_TOKEN, when it is set, as the bearer token that writes need."""
     request = urllib.request.Request(url, method=method)
+    token = os.environ.get("SERVICE_TOKEN")
+    if method == "POST" and token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -120,6 +124,11 @@ def deploy(expected_version: str, url: str | None = None, port: int = 8000) -> s
                 "service holds the port; stop it, or choose another one with --port or --url"
             )
         status, body = call(f"{target}/reload", method="POST", timeout=120)
+        if status in (401, 403):
+            raise RuntimeError(
+                f"{target}/reload answered {status}: {body.get('detail')}; "
+                "set SERVICE_TOKEN to the service's token"
+            )
         if status != 200:
             raise RuntimeError(f"{target}/reload answered {status}: {body}")
         action = f"reloaded {target}: version {body['previous_version']} -> {body['version']}"

@@ -5,11 +5,12 @@ SQLAlchemy URL, such as PostgreSQL, through PREDICTION_LOG_URL."""
 import os
 import socket
 import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 DEFAULT_URL = "sqlite:///predictions.db"
 metadata = sa.MetaData()
@@ -55,6 +56,18 @@ class Locked(Exception):
     """Another process holds the lock."""
 
 
+@dataclass(frozen=True)
+class FeedbackOutcome:
+    """What `add_feedback` did with a batch: nothing at all when an item is unknown or in
+    conflict. Items are named by their position in the batch."""
+
+    stored: int = 0  # new actual durations
+    already_stored: int = 0  # sent again with the duration already stored: nothing to do
+    corrected: int = 0  # a stored duration replaced, on purpose
+    unknown: list[int] = field(default_factory=list)  # match no logged prediction
+    conflicts: dict[int, float] = field(default_factory=dict)  # -> the duration already there
+
+
 def url_from_env() -> str:
     return os.environ.get("PREDICTION_LOG_URL") or DEFAULT_URL
 
@@ -89,26 +102,39 @@ class PredictionLog:
         with self._writing, self.engine.begin() as connection:
             connection.execute(predictions.insert(), rows)
 
-    def add_feedback(self, items: list[dict]) -> list[dict]:
-        """Store actual durations for logged predictions, all or none: returns the items that
-        match no prediction (and then stores nothing)."""
-        keys = {(item["request_id"], item["row"]) for item in items}
-        with self.engine.connect() as connection:
-            query = sa.select(predictions.c.request_id, predictions.c.row).where(
-                predictions.c.request_id.in_({request_id for request_id, _ in keys})
+    def add_feedback(self, items: list[dict], correct: bool = False) -> FeedbackOutcome:
+        """Store actual durations for logged predictions, all or none. A (request_id, row)
+        that already has another duration is a conflict, and then nothing is stored, unless
+        `correct` says to replace it; the same duration again changes nothing."""
+        try:
+            return self._store_feedback(items, correct)
+        except (IntegrityError, OperationalError):  # another process wrote one meanwhile
+            return self._store_feedback(items, correct)  # look again
+
+    def _store_feedback(self, items: list[dict], correct: bool) -> FeedbackOutcome:
+        request_ids = {item["request_id"] for item in items}
+        with self._writing, self.engine.begin() as connection:
+            logged = sa.select(predictions.c.request_id, predictions.c.row).where(
+                predictions.c.request_id.in_(request_ids)
             )
-            known = {(r.request_id, r.row) for r in connection.execute(query)}
-        unknown = [item for item in items if (item["request_id"], item["row"]) not in known]
-        if not unknown:
-            received_at = now()
-            with self._writing, self.engine.begin() as connection:
-                ids = [(item["request_id"], item["row"]) for item in items]
-                key = sa.tuple_(feedback.c.request_id, feedback.c.row)
-                connection.execute(feedback.delete().where(key.in_(ids)))
+            known = {(r.request_id, r.row) for r in connection.execute(logged)}
+            labelled = sa.select(feedback).where(feedback.c.request_id.in_(request_ids))
+            stored = {(r.request_id, r.row): r.duration for r in connection.execute(labelled)}
+            outcome, writes = _sort_feedback(items, known, stored, correct)
+            if writes and not (outcome.unknown or outcome.conflicts):
+                # Only corrections replace a row; a new one that another process stored
+                # meanwhile fails on the primary key, and the batch is looked at again.
+                if corrections := [key for key in writes if key in stored]:
+                    key = sa.tuple_(feedback.c.request_id, feedback.c.row)
+                    connection.execute(feedback.delete().where(key.in_(corrections)))
+                received_at = now()
                 connection.execute(
-                    feedback.insert(), [{**item, "received_at": received_at} for item in items]
-                )
-        return unknown
+                    feedback.insert(),
+                    [{"request_id": request_id, "row": row, "duration": duration,
+                      "received_at": received_at}
+                     for (request_id, row), duration in writes.items()],
+                )  # fmt: skip
+        return outcome
 
     def window(self, size: int, labelled: bool = False, version: str | None = None) -> pd.DataFrame:
         """The newest `size` predictions, with the actual duration where it has arrived; or,
@@ -171,6 +197,31 @@ class PredictionLog:
             connection.execute(
                 locks.delete().where((locks.c.name == name) & (locks.c.owner == owner))
             )
+
+
+def _sort_feedback(
+    items: list[dict], known: set, stored: dict, correct: bool
+) -> tuple[FeedbackOutcome, dict]:
+    """What to do with each item, given the logged keys and the durations stored for them;
+    returns the outcome and the durations to write by key."""
+    writes: dict[tuple[str, int], float] = {}
+    unknown, conflicts, already = [], {}, 0
+    for position, item in enumerate(items):
+        key, duration = (item["request_id"], item["row"]), item["duration"]
+        current = writes.get(key, stored.get(key))
+        if key not in known:
+            unknown.append(position)
+        elif current is None:
+            writes[key] = duration
+        elif current == duration:
+            already += 1
+        elif correct and key not in writes:
+            writes[key] = duration
+        else:
+            conflicts[position] = current
+    corrected = sum(1 for key in writes if key in stored)
+    outcome = FeedbackOutcome(len(writes) - corrected, already, corrected, unknown, conflicts)
+    return outcome, writes
 
 
 def _abandoned(owner: str, acquired_at: datetime, stale_after: timedelta) -> bool:

@@ -3,6 +3,7 @@ service, then its ground truth, so a class can watch drift, retraining and recov
 
 import json
 import math
+import os
 import urllib.request
 
 from .data import TARGET, clean
@@ -11,9 +12,11 @@ from .simulate import simulate_month
 
 
 def post(url: str, payload: object) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-    )
+    """POST JSON; with SERVICE_TOKEN set, as the bearer token that /feedback then needs."""
+    headers = {"Content-Type": "application/json"}
+    if token := os.environ.get("SERVICE_TOKEN"):
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers)
     with urllib.request.urlopen(request, timeout=60) as answer:
         return json.loads(answer.read())
 

@@ -1,43 +1,86 @@
 """Scoring service: the registry's champion behind FastAPI (predict, health, model, reload).
+Its contract is declared: typed bodies and answers, one shape for every error, a size limit, and
+a token on the write endpoint; /docs and /openapi.json show it.
 Level 4: every prediction is logged, and ground truth comes back through /feedback."""
 
 import asyncio
-import json
+import hmac
+import ipaddress
 import logging
 import threading
 import uuid
 import weakref
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model._base import LinearModel
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import registry
-from .predlog import PredictionLog
+from .predlog import FeedbackOutcome, PredictionLog
 from .simulate import N_ZONES
 
 MAX_BATCH = 1000  # rides per request; larger batches get a 422
+MAX_BODY_BYTES = 1_000_000  # a larger request body gets a 413 before it is read whole
+EXAMPLE_RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+EXAMPLE_FEEDBACK = {"request_id": "0b9c5bd3a4f84c0c9d1e2f3a4b5c6d7e", "row": 0, "duration": 14.5}
+FEEDBACK_EXAMPLES = {
+    "one": {"value": EXAMPLE_FEEDBACK},
+    "a batch": {"value": [EXAMPLE_FEEDBACK, {**EXAMPLE_FEEDBACK, "row": 1, "duration": 9.0}]},
+}
 log = logging.getLogger(__name__)
+
+
+def whole(value: Any) -> Any:
+    """A float with no fraction, such as 74.0, is the integer 74 to JSON Schema (and to
+    JavaScript), so to the contract too; a string such as "74" stays an error."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Whole = Annotated[int, BeforeValidator(whole)]
 
 
 class Ride(BaseModel):
     """One ride to score: the trip-record fields that the model uses."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-    PULocationID: int = Field(ge=1, le=N_ZONES, description="pick-up TLC taxi zone")
-    DOLocationID: int = Field(ge=1, le=N_ZONES, description="drop-off TLC taxi zone")
-    trip_distance: float = Field(ge=0, le=500, description="miles")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_RIDE]}
+    )
+    PULocationID: Whole = Field(ge=1, le=N_ZONES, description="pick-up TLC taxi zone")
+    DOLocationID: Whole = Field(ge=1, le=N_ZONES, description="drop-off TLC taxi zone")
+    trip_distance: float = Field(ge=0, le=500, allow_inf_nan=False, description="miles")
+
+
+def one_or_many(value: Any) -> str:
+    """Which form a body takes: a JSON array is a batch, anything else one item."""
+    return "batch" if isinstance(value, list) else "one"
+
+
+def one_or_batch(item: type[BaseModel]) -> Any:
+    """The body type of one item (a JSON object) or a batch (a JSON array of 1 to MAX_BATCH
+    items). The discriminator picks the form first: a bad body gets its own form's errors only."""
+    batch = Annotated[list[item], Field(min_length=1, max_length=MAX_BATCH)]
+    return Annotated[
+        Annotated[item, Tag("one")] | Annotated[batch, Tag("batch")], Discriminator(one_or_many)
+    ]
+
+
+Rides = one_or_batch(Ride)
 
 
 class Predictions(BaseModel):
@@ -51,35 +94,239 @@ class Predictions(BaseModel):
 class Feedback(BaseModel):
     """The actual duration of a ride that was predicted, once it is known."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-    request_id: str = Field(min_length=1, max_length=36)
-    row: int = Field(default=0, ge=0, description="the ride's position in its request")
-    duration: float = Field(gt=0, le=1440, description="minutes")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_FEEDBACK]}
+    )
+    request_id: str = Field(
+        min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_-]+$", description="as /predict gave it"
+    )
+    row: Whole = Field(default=0, ge=0, lt=MAX_BATCH, description="its position in the request")
+    duration: float = Field(gt=0, le=1440, allow_inf_nan=False, description="minutes")
 
 
-ONE_RIDE = TypeAdapter(Ride)
-BATCH = TypeAdapter(Annotated[list[Ride], Field(min_length=1, max_length=MAX_BATCH)])
-ONE_FEEDBACK = TypeAdapter(Feedback)
-FEEDBACKS = TypeAdapter(Annotated[list[Feedback], Field(min_length=1, max_length=MAX_BATCH)])
+Feedbacks = one_or_batch(Feedback)
 
 
-def parse(body: bytes, one: TypeAdapter, many: TypeAdapter) -> list:
-    """One item (a JSON object) or a batch (a JSON array); HTTP 422 with the reasons if not."""
+class Stored(BaseModel):
+    stored: int = Field(description="actual durations stored now")
+    already_stored: int = Field(description="sent again with the duration already stored")
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    model_version: str
+
+
+class ModelInfo(BaseModel):
+    """The model being served, as the registry records it."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    metrics: dict[str, float] = Field(description="the training run's metrics")
+    gate: dict[str, str] = Field(description="the gate's decision, as tagged on the version")
+
+
+class Reloaded(BaseModel):
+    previous_version: str | None
+    version: str
+
+
+class Violation(BaseModel):
+    """One thing wrong with a request: where, what, and its kind."""
+
+    loc: list[str | int] = Field(examples=[["body", "trip_distance"]])
+    msg: str = Field(examples=["Input should be greater than or equal to 0"])
+    type: str = Field(examples=["greater_than_equal"])
+
+
+class Problem(BaseModel):
+    """Every error answer: its status, what is wrong in one sentence, and for a request that
+    breaks the contract, each violation."""
+
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["body.trip_distance: Input should be greater than or equal to 0"])
+    errors: list[Violation] = []
+
+
+def problem(
+    status: int, detail: str, errors: list[Violation] | None = None, **headers: str
+) -> JSONResponse:
+    """The JSON answer of an error."""
+    body = Problem(status=status, detail=detail, errors=errors or [])
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers or None)
+
+
+def _where(loc: tuple | list) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    """A 422 naming every violation; a body that is not JSON says so first."""
+    found = error.errors()
+    for item in found:
+        if item["type"] == "json_invalid":
+            reason = item.get("ctx", {}).get("error", "malformed")
+            where = item["loc"][-1]
+            return problem(422, f"the body is not valid JSON: {reason} (at character {where})")
+    violations = [
+        Violation(loc=list(item["loc"]), msg=item["msg"], type=item["type"]) for item in found
+    ]
+    detail = "; ".join(f"{_where(v.loc)}: {v.msg}" for v in violations[:3])
+    if len(violations) > 3:
+        detail += f"; and {len(violations) - 3} more"
+    return problem(422, detail, violations)
+
+
+def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """Every other error in the one shape. A body that JSON cannot parse (invalid UTF-8,
+    nesting deeper than the parser's recursion limit) is a 422, as malformed JSON is."""
+    cause = error.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return problem(422, f"the body is not valid JSON: not UTF-8 ({cause.reason})")
+    if isinstance(cause, RecursionError):
+        return problem(422, "the body is not valid JSON: it nests too deeply to parse")
+    if isinstance(cause, ValueError) and error.status_code == 400:
+        return problem(422, f"the body is not valid JSON: {cause}")
+    headers = dict(error.headers or {})
+    return problem(error.status_code, str(error.detail), **headers)
+
+
+def internal_error(_request: Request, error: Exception) -> JSONResponse:
+    """A bug's 500, in the one shape too; the server logs its traceback."""
+    return problem(500, f"internal error ({type(error).__name__}): see the service's log")
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets a 413, on its Content-Length
+    before anything is read, or as soon as what streams in (chunked) passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"the body is larger than MAX_BODY_BYTES = {self.limit} bytes"
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await problem(413, too_large)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise HTTPException(413, too_large)  # answered by http_error, like any error
+            return message
+
+        await self.app(scope, counting, send)
+
+
+async def json_body(request: Request) -> None:
+    """Bodies are JSON: anything else gets a 415 that says which header to send. (Async: a
+    plain function would run in a worker thread, a hop that costs more than the check.)"""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    json_type = media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    if not json_type:
+        got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+        raise HTTPException(415, f"send JSON with Content-Type: application/json (got {got})")
+
+
+def write_access(token: str | None):
+    """The dependency that guards the write endpoints: none without a token, else a bearer
+    token compared in constant time (401 without one, 403 when it is wrong)."""
+    bearer = HTTPBearer(auto_error=False, description="the service's SERVICE_TOKEN")
+
+    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
+        if credentials is None:
+            raise HTTPException(
+                401,
+                "this endpoint needs the header Authorization: Bearer <SERVICE_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(403, "the bearer token is not the service's SERVICE_TOKEN")
+
+    return [Depends(check)] if token else []
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise HTTPException(422, f"the body is not valid JSON: {error}") from None
-    try:
-        if isinstance(payload, list):
-            return many.validate_python(payload)
-        return [one.validate_python(payload)]
-    except ValidationError as error:
-        details = error.errors(include_url=False, include_input=False, include_context=False)
-        raise HTTPException(422, details) from None
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
-def parse_rides(body: bytes) -> list[Ride]:
-    return parse(body, ONE_RIDE, BATCH)
+def open_writes_problem(host: str, token: str | None, allow_open_writes: bool) -> str | None:
+    """Why the service must not start: write endpoints open to a network; None when it may."""
+    if token or allow_open_writes or is_loopback(host):
+        return None
+    return (
+        f"refusing to serve on {host} with POST /reload and /feedback open to anyone: "
+        "set SERVICE_TOKEN (writes then need the header Authorization: Bearer <token>), "
+        "or set ALLOW_OPEN_WRITES=1 to serve them open on purpose"
+    )
+
+
+def errors(*statuses: int, **meant: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of an endpoint's error answers (`meant`: s404="…" and so on)."""
+    meaning = {
+        401: "no bearer token (when SERVICE_TOKEN is set)",
+        403: "a wrong bearer token",
+        409: "the registry has no champion yet",
+        413: f"a body over MAX_BODY_BYTES (default {MAX_BODY_BYTES} bytes)",
+        415: "a body that is not sent as application/json",
+        422: "a body that breaks the contract: not JSON, or not the schema",
+        503: "no champion model is loaded yet, the registry or the prediction log is unavailable",
+        **{int(status.removeprefix("s")): text for status, text in meant.items()},
+    }
+    return {status: {"model": Problem, "description": meaning[status]} for status in statuses}
+
+
+BODY_ERRORS = (413, 415, 422)
+FEEDBACK_ERRORS = errors(
+    *(401, 403, 404, 409, *BODY_ERRORS, 503),
+    s404="an item matches no logged prediction: nothing was stored",
+    s409="an item already has another duration: nothing was stored",
+)
+
+
+def refused(outcome: FeedbackOutcome, items: list[dict], batch: bool) -> JSONResponse:
+    """The 404 or 409 of feedback that was not stored, naming each item at fault."""
+
+    def at(position: int) -> list[str | int]:
+        return ["body", position] if batch else ["body"]
+
+    def ride(position: int) -> str:
+        return f"request {items[position]['request_id']!r}, row {items[position]['row']}"
+
+    if outcome.unknown:
+        found = [
+            Violation(loc=at(i), msg=f"no logged prediction for {ride(i)}", type="unknown")
+            for i in outcome.unknown
+        ]
+        detail = f"{len(found)} of {len(items)} items match no logged prediction"
+        return problem(404, f"{detail}; nothing was stored", found)
+    found = [
+        Violation(
+            loc=at(i),
+            msg=f"{ride(i)} already has the duration {stored} min, not {items[i]['duration']}",
+            type="conflict",
+        )
+        for i, stored in outcome.conflicts.items()
+    ]
+    detail = f"{len(found)} of {len(items)} items already have another actual duration"
+    return problem(409, f"{detail}; nothing was stored (to correct one, see the README)", found)
 
 
 class Champion:
@@ -208,9 +455,12 @@ async def _poll(champion: Champion, seconds: float) -> None:
 def create_app(
     champion: Champion | None = None,
     reload_seconds: float = 0,
+    token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
     prediction_log: PredictionLog | None = None,
 ) -> FastAPI:
-    """The service; it starts even without a champion, and is healthy once one is loaded."""
+    """The service; it starts even without a champion, and is healthy once one is loaded.
+    With a `token`, POST /reload and POST /feedback need it as a bearer token."""
     champion = champion or Champion()
     prediction_log = prediction_log or PredictionLog()
 
@@ -226,8 +476,17 @@ def create_app(
         if poll:
             poll.cancel()
 
-    app = FastAPI(title=f"{registry.MODEL_NAME} scoring service", lifespan=lifespan)
+    app = FastAPI(
+        title=f"{registry.MODEL_NAME} scoring service",
+        description=__doc__,
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.state.champion = champion
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)
+    writes = write_access(token)
 
     def serving() -> registry.Release:
         release = champion.release
@@ -235,16 +494,26 @@ def create_app(
             raise HTTPException(503, "no champion model is loaded yet")
         return release
 
-    @app.post("/predict", response_model=Predictions)
-    async def predict(request: Request) -> Predictions:
-        """Predicted durations (minutes) for one ride (a JSON object with PULocationID,
-        DOLocationID and trip_distance) or a batch (a JSON array of up to MAX_BATCH of them)."""
-        rides = parse_rides(await request.body())
+    @app.post("/predict", dependencies=[Depends(json_body)], responses=errors(*BODY_ERRORS, 503))
+    async def predict(
+        rides: Annotated[
+            Rides,
+            Body(
+                openapi_examples={
+                    "one ride": {"value": EXAMPLE_RIDE},
+                    "a batch": {"value": [EXAMPLE_RIDE, {**EXAMPLE_RIDE, "trip_distance": 7.0}]},
+                }
+            ),
+        ],
+    ) -> Predictions:
+        """Predicted durations (minutes) for one ride (a JSON object) or a batch (a JSON array
+        of 1 to MAX_BATCH rides), in the order sent."""
+        batch = rides if isinstance(rides, list) else [rides]
         release = serving()
         # Scored in the event loop: a few milliseconds of CPU, cheaper than a thread hop.
-        minutes = predict_minutes(release, rides)
+        minutes = predict_minutes(release, batch)
         request_id = uuid.uuid4().hex
-        logged = [ride.model_dump() for ride in rides]
+        logged = [ride.model_dump() for ride in batch]
         # The answer leaves only once its log rows are committed. In the event loop, like the
         # scoring: a SQLite commit in WAL mode takes ~0.1 ms, less than a thread hop.
         try:
@@ -255,34 +524,36 @@ def create_app(
         version = release.version
         return Predictions(predictions=minutes, model_version=version, request_id=request_id)
 
-    @app.post("/feedback")
-    async def add_feedback(request: Request) -> dict:
-        """Actual durations for logged predictions: one object or a list of
-        {request_id, row, duration}. All are stored, or none when one matches no prediction."""
-        items = [item.model_dump() for item in parse(await request.body(), ONE_FEEDBACK, FEEDBACKS)]
+    @app.post("/feedback", dependencies=[Depends(json_body), *writes], responses=FEEDBACK_ERRORS)
+    async def add_feedback(
+        feedback: Annotated[Feedbacks, Body(openapi_examples=FEEDBACK_EXAMPLES)],
+    ) -> Stored:
+        """Actual durations for logged predictions: one {request_id, row, duration} or a list.
+        All are stored, or none: a stored duration is never replaced (the README says how to
+        correct one on purpose), and the same duration sent again changes nothing."""
+        batch = feedback if isinstance(feedback, list) else [feedback]
+        items = [item.model_dump() for item in batch]
         try:
-            unknown = await asyncio.to_thread(prediction_log.add_feedback, items)
+            outcome = await asyncio.to_thread(prediction_log.add_feedback, items)
         except SQLAlchemyError as error:
             raise HTTPException(503, f"the prediction log is unavailable: {error}") from None
-        if unknown:
-            raise HTTPException(404, {"no logged prediction for": unknown})
-        return {"stored": len(items)}
+        if outcome.unknown or outcome.conflicts:
+            return refused(outcome, items, batch is feedback)
+        return Stored(stored=outcome.stored, already_stored=outcome.already_stored)
 
-    @app.get("/health")
-    def health() -> JSONResponse:
+    @app.get("/health", responses=errors(503))
+    def health() -> Health:
         """200 once a champion is loaded, 503 before."""
-        if champion.release is None:
-            return JSONResponse({"status": "no model loaded"}, status_code=503)
-        return JSONResponse({"status": "ok", "model_version": champion.release.version})
+        return Health(status="ok", model_version=serving().version)
 
-    @app.get("/model")
-    def model() -> dict:
+    @app.get("/model", responses=errors(503))
+    def model() -> ModelInfo:
         """Name, version, alias, run, metrics and gate decision of the model being served."""
         serving()
-        return champion.info
+        return ModelInfo(**champion.info)
 
-    @app.post("/reload")
-    def reload() -> dict:
+    @app.post("/reload", dependencies=writes, responses=errors(401, 403, 409, 503))
+    def reload() -> Reloaded:
         """Load the registry's current champion without a restart."""
         try:
             previous, version = champion.reload()
@@ -290,6 +561,6 @@ def create_app(
             raise HTTPException(409, str(error)) from None
         except (MlflowException, OSError) as error:
             raise HTTPException(503, f"registry unavailable: {error}") from None
-        return {"previous_version": previous, "version": version}
+        return Reloaded(previous_version=previous, version=version)
 
     return app

@@ -100,8 +100,13 @@ def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(cop
             assert promoted == ([True] if level == 3 else [True, False]), decisions
 
     tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
-    with scoring_service(project, tracking_uri) as url:
-        ladder.run(f"uv run python -m {package} replay 2024-03 --rides 600 --url {url}", project)
+    token = "an-upgraded-token"  # level 4's /feedback and /reload need it (SERVICE_TOKEN)
+    with scoring_service(project, tracking_uri, token) as url:
+        ladder.run(
+            f"uv run python -m {package} replay 2024-03 --rides 600 --url {url}",
+            project,
+            env={**ladder.project_env(), "SERVICE_TOKEN": token},
+        )
         run = run_workflow(
             project / ".github" / "workflows" / "retrain.yml",
             project,
@@ -109,6 +114,7 @@ def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(cop
                 "MLFLOW_TRACKING_URI": tracking_uri,
                 "PREDICTION_LOG_URL": f"sqlite:///{project / 'predictions.db'}",
                 "DEPLOY_URL": url,
+                "SERVICE_TOKEN": token,
             },
         )
     assert "retrain: ran Monitor, then retrain, gate, promote and deploy when needed" in run.log

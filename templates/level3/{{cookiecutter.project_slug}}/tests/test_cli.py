@@ -1,3 +1,6 @@
+import runpy
+import sys
+
 import pandas as pd
 import pytest
 
@@ -32,3 +35,11 @@ def test_cli__bad_month_is_refused(capsys):
         main(["simulate", "2024-13"])
     assert stop.value.code == 2
     assert "is not a month like 2024-01" in capsys.readouterr().err
+
+
+def test_cli__python_dash_m_runs_the_command_line(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["python -m {{ cookiecutter.package_name }}", "--help"])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_module("{{ cookiecutter.package_name }}", run_name="__main__")
+    assert stop.value.code == 0
+    assert "simulate" in capsys.readouterr().out

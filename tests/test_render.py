@@ -61,7 +61,7 @@ EXPECTED_FILES[3] = EXPECTED_FILES[2] | {
     "docker-compose.yml",
     *(f"src/{{package}}/{name}.py" for name in ("deploy", "gate", "ingest", "registry", "serve")),
     "src/{package}/validate.py",
-    *(f"tests/test_{name}.py" for name in ("gate", "ingest", "serve")),
+    *(f"tests/test_{name}.py" for name in ("deploy", "gate", "ingest", "serve")),
 }
 EXPECTED_FILES[4] = EXPECTED_FILES[3] | {
     ".github/workflows/retrain.yml",

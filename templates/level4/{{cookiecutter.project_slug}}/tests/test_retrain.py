@@ -3,6 +3,7 @@
 prediction log in tmp_path."""
 
 import json
+import socket
 from datetime import timedelta
 
 import mlflow
@@ -12,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 
-from {{ cookiecutter.package_name }} import monitor, registry, tracking
+from {{ cookiecutter.package_name }} import monitor, predlog, registry, tracking
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import clean
@@ -129,6 +130,29 @@ def test_retrain_if_needed__congestion_is_retrained_promoted_and_served(champion
     assert len(reference) == rides - round(rides * SETTINGS.holdout_share)
     assert decisions()[-1]["action"] == "retrained and promoted"
     assert log.acquire(LOCK, timedelta(hours=1))[1] is None, "the lock was released"
+
+
+def test_retrain_if_needed__after_a_killed_run_cleans_up_and_carries_on(champion, log, capsys):
+    two_hours_ago = predlog.now() - timedelta(hours=2)
+    killed = {"name": LOCK, "owner": "worker-7:4242", "acquired_at": two_hours_ago}
+    with log.engine.begin() as connection:  # the lock of a run killed on another host
+        connection.execute(predlog.locks.insert(), [killed])
+    run_id = MlflowClient().get_model_version(registry.MODEL_NAME, "1").run_id
+    # Version 2: registered by that run, which was killed before the gate decided.
+    mlflow.register_model(f"runs:/{run_id}/model", registry.MODEL_NAME, tags=dict([SOURCE_TAG]))
+    served(log, champion, "2024-04", scenario="congestion")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"  # the service is down
+
+    outcome = retrain_if_needed(SETTINGS, log, url)
+
+    printed = capsys.readouterr().out
+    assert "recovered: took over the retraining lock that worker-7:4242 left" in printed
+    assert "recovered: deleted undecided version 2" in printed
+    assert outcome.action == "retrained and promoted"
+    assert outcome.deployed == f"not deployed: no service answers at {url}"
+    assert registry.version_for(registry.CHAMPION) == "3", "the promotion stands"
 
 
 def test_retrain_if_needed__normal_traffic_needs_nothing(champion, log, capsys):

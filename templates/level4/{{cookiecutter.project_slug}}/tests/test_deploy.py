@@ -77,17 +77,18 @@ def test_wait_healthy__gives_up_after_its_time():
 def test_deploy__without_a_service_starts_the_local_one(store, rides, tmp_path):
     version = released(rides, alpha=1.0).challenger_version
     port = int(nothing_listens().rsplit(":", 1)[1])
-    said = deploy(version, port=port)
-    pid = int((tmp_path / "serve.pid").read_text())  # left for whoever stops it
+    pid_file = tmp_path / "serve.pid"  # where deploy leaves the PID of what it started
     try:
-        assert said == (
-            f"started the local service (PID {pid}, log serve.log); "
-            f"serving champion version {version}"
-        )
-        assert call(f"http://127.0.0.1:{port}/model")[1]["version"] == version
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
+        said = deploy(version, port=port)
+        served = call(f"http://127.0.0.1:{port}/model")[1]
+    finally:  # stop the service, whatever happened
+        if pid_file.exists():
+            os.kill(pid := int(pid_file.read_text()), signal.SIGTERM)
+            os.waitpid(pid, 0)
+    assert said == (
+        f"started the local service (PID {pid}, log serve.log); serving champion version {version}"
+    )
+    assert served["version"] == version
 
 
 def test_cli_deploy__says_what_it_did_or_why_it_could_not(store, rides, live, capsys):

@@ -62,13 +62,12 @@ EXPECTED_FILES[3] = EXPECTED_FILES[2] | {
     "docker-compose.yml",
     *(f"src/{{package}}/{name}.py" for name in ("deploy", "gate", "ingest", "registry", "serve")),
     "src/{package}/validate.py",
-    *(f"tests/test_{name}.py" for name in ("gate", "ingest", "serve")),
+    *(f"tests/test_{name}.py" for name in ("deploy", "gate", "ingest", "serve")),
 }
 EXPECTED_FILES[4] = EXPECTED_FILES[3] | {
     ".github/workflows/retrain.yml",
     *(f"src/{{package}}/{name}.py" for name in ("monitor", "predlog", "replay", "retrain")),
-    "tests/test_predlog.py",
-    "tests/test_monitor.py",
+    *(f"tests/test_{name}.py" for name in ("monitor", "predlog", "registry", "replay", "retrain")),
 }
 ANSWER_SETS = {"default": {}, "odd": ODD_ANSWERS}
 CASES = [(level, name) for level in ladder.levels() for name in ANSWER_SETS]

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from {{ cookiecutter.package_name }} import artifacts, evaluate, tracking
+from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.simulate import write_month
 
@@ -95,6 +96,29 @@ def test_floor__a_model_worse_than_the_floor_is_named(tmp_path):
     metrics.write_text(json.dumps({"rmse": 7.5}))
     assert evaluate.floor_problem(metrics, max_rmse=8.0) is None
     assert "worse than the floor" in evaluate.floor_problem(metrics, max_rmse=6.0)
+
+
+def test_cli_check__fails_when_the_metric_is_worse_than_the_floor(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # metrics.json, as paths.metrics names it
+    (tmp_path / "metrics.json").write_text(json.dumps({"rmse": 99.0}))
+    with pytest.raises(SystemExit) as stop:
+        main(["check"])
+    assert stop.value.code == 1 and "worse than the floor" in capsys.readouterr().err
+    (tmp_path / "metrics.json").write_text(json.dumps({"rmse": 1.0}))
+    main(["check"])
+    assert "validation RMSE within the floor" in capsys.readouterr().out
+
+
+def test_dvc_md5__from_the_dvc_file_or_the_lock_else_untracked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert tracking.dvc_md5(Path("data/raw")) == "untracked"
+    out = {"path": "data/prepared/train.parquet", "md5": "0123"}
+    lock = {"schema": "2.0", "stages": {"prepare": {"cmd": "python -m prepare", "outs": [out]}}}
+    Path("dvc.lock").write_text(yaml.safe_dump(lock))
+    assert tracking.dvc_md5(Path("data/prepared/train.parquet")) == "0123"
+    Path("data").mkdir()
+    Path("data/raw.dvc").write_text(yaml.safe_dump({"outs": [{"md5": "4567.dir", "path": "raw"}]}))
+    assert tracking.dvc_md5(Path("data/raw")) == "4567.dir"
 
 
 def test_load_settings__a_missing_setting_is_named(tmp_path):

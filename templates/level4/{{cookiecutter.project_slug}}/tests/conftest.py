@@ -1,4 +1,10 @@
-"""Small simulated frames shared by the tests."""
+"""Small simulated frames shared by the tests; a registry and a live service of a test's own."""
+
+import contextlib
+import shutil
+import threading
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,3 +21,56 @@ def raw_rides() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def rides(raw_rides: pd.DataFrame) -> pd.DataFrame:
     return clean(raw_rides)
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite file with its tables made: making them takes seconds, copying them not."""
+    from mlflow import MlflowClient  # imported here: the tests without MLflow start faster
+
+    folder = tmp_path_factory.mktemp("empty-store")
+    with contextlib.chdir(folder):  # any default artifact folder lands here
+        MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+    return folder / "mlflow.db"
+
+
+@pytest.fixture
+def store(empty_store, tmp_path, monkeypatch):
+    """An empty tracking store and registry of this test's own, in tmp_path, which is also the
+    working folder (for the artifacts and whatever the code under test writes)."""
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("tests")  # in this store, whatever an earlier test made active
+    yield uri
+    mlflow.set_tracking_uri("")
+
+
+@pytest.fixture
+def live():
+    """Serve an app over HTTP as uvicorn does, on a free loopback port, in a thread: call it with
+    the app, get its URL. Every service it started stops when the test ends."""
+    import uvicorn
+
+    started = []
+
+    def serve(app) -> str:
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    yield serve
+    for server, thread in started:
+        server.should_exit = True
+        thread.join(timeout=30)

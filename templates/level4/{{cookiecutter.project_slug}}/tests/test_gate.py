@@ -1,12 +1,15 @@
 """The release gate: a worse model is never promoted."""
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from {{ cookiecutter.package_name }} import registry
+from {{ cookiecutter.package_name }} import registry, tracking
 from {{ cookiecutter.package_name }}.gate import decide, release
 from {{ cookiecutter.package_name }}.train import train
+
+RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 
 
 def test_decide__the_first_model_needs_only_the_floor():
@@ -34,21 +37,10 @@ def test_decide__a_better_model_above_the_floor_is_still_rejected():
     assert not promoted and "floor" in reason
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    """An empty registry in a temporary SQLite file (artifacts beside it)."""
-    monkeypatch.chdir(tmp_path)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("gate-tests")
-    yield uri
-    mlflow.set_tracking_uri("")
-
-
 def logged(model) -> str:
+    """Log the model as the train stage does (its requirements named: inferring them is slow)."""
     with mlflow.start_run():
-        return mlflow.sklearn.log_model(model, name="model").model_uri
+        return tracking.log_model(model, pd.DataFrame([RIDE]))
 
 
 def test_release__the_first_model_is_promoted_then_only_a_better_one(store, rides):

@@ -1,9 +1,11 @@
-"""The prediction log's retraining lock: one holder at a time, taken over only when abandoned."""
+"""The prediction log: no prediction lost under concurrent writes, feedback stored all or
+nothing, and the retraining lock: one holder at a time, taken over only when abandoned."""
 
 import os
 import socket
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
 import pytest
@@ -67,3 +69,38 @@ def test_lock__another_host_s_holder_is_judged_by_the_lock_s_age(log):
     with pytest.raises(Locked, match="another-host:1"):
         log.acquire("retrain", HOUR)  # we cannot see its processes: 5 minutes is not stale
     assert log.acquire("retrain", timedelta(minutes=1))[1] == "another-host:1"
+
+
+RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+
+
+def test_record__concurrent_writers_lose_no_prediction(tmp_path):
+    """Threads of two writers (as two service workers would be) log at once: every row lands."""
+    url = f"sqlite:///{tmp_path / 'predictions.db'}"
+    writers = [PredictionLog(url), PredictionLog(url)]
+
+    def serve(worker: int) -> None:
+        for number in range(20):
+            writers[worker % 2].record(f"w{worker}-{number}", "1", [RIDE] * 3, [1.0, 2.0, 3.0])
+
+    threads = [threading.Thread(target=serve, args=(worker,)) for worker in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    logged = PredictionLog(url).window(1000)
+    expected = {(f"w{worker}-{number}", row)
+                for worker in range(6) for number in range(20) for row in range(3)}  # fmt: skip
+    assert len(logged) == len(expected)
+    assert set(zip(logged["request_id"], logged["row"], strict=True)) == expected
+
+
+def test_add_feedback__is_all_or_nothing(log):
+    log.record("known", "1", [RIDE, RIDE], [10.0, 11.0])
+    items = [{"request_id": "known", "row": 0, "duration": 9.0},
+             {"request_id": "known", "row": 5, "duration": 9.0}]  # fmt: skip
+    assert log.add_feedback(items).unknown == [1]  # no such row: the whole batch is refused
+    assert log.window(10, labelled=True).empty
+    outcome = log.add_feedback(items[:1])
+    assert (outcome.stored, outcome.unknown, outcome.conflicts) == (1, [], {})
+    assert log.window(10, labelled=True)["duration"].tolist() == [9.0]

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from mlflow import MlflowClient
 from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import Lasso, LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeRegressor
 
@@ -421,8 +422,14 @@ def test_fuzz__no_request_gets_a_server_error_and_every_answer_keeps_the_contrac
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
 
 
-def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(rides):
-    model = train(rides, alpha=1.0)
+@pytest.mark.parametrize(
+    "regressor", [None, LinearRegression(), Lasso(alpha=0.01)], ids=["Ridge", "OLS", "Lasso"]
+)
+def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(rides, regressor):
+    model = train(rides, alpha=1.0)  # Ridge, or another linear regressor in its place
+    if regressor is not None:
+        features = model.named_steps["features"].feature_names_in_
+        model.set_params(regressor=regressor).fit(rides[features], rides["duration"])
     scorer = linear_scorer(model)
     assert scorer is not None
     sample = rides[["PULocationID", "DOLocationID", "trip_distance"]].head(300)

@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }} import monitor, predlog, registry, tracking
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import clean
+from {{ cookiecutter.package_name }}.deploy import call
 from {{ cookiecutter.package_name }}.features import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.gate import release
 from {{ cookiecutter.package_name }}.predict import predict
@@ -122,6 +123,10 @@ def test_retrain_if_needed__congestion_is_retrained_promoted_and_served(champion
     assert (decision["champion_version"], decision["challenger_version"]) == ("1", "2")
     assert decision["challenger_rmse"] < decision["champion_rmse"] - SETTINGS.margin
     assert outcome.deployed == f"reloaded {url}: version 1 -> 2; serving champion version 2"
+    status, model = call(f"{url}/model")  # the retrained version's figures, as the pipeline's
+    assert status == 200 and model["version"] == "2"
+    assert model["metrics"]["val_rmse"] == pytest.approx(decision["challenger_rmse"])
+    assert model["metrics"]["val_rides"] == round(rides * SETTINGS.holdout_share)
     assert registry.version_for(registry.CHAMPION) == "2"
     version = MlflowClient().get_model_version(registry.MODEL_NAME, "2")
     assert version.tags["source"] == "retraining" and version.tags["gate.promoted"] == "True"

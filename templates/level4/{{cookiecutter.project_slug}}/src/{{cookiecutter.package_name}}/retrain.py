@@ -22,8 +22,10 @@ from . import monitor, registry, tracking
 from .config import Settings
 from .data import TARGET
 from .deploy import LOCAL_URL, call, deploy, stop_local
+from .evaluate import scores
 from .features import CATEGORICAL, NUMERICAL
 from .gate import Decision, release
+from .predict import predict
 from .predlog import PredictionLog, url_from_env
 from .train import train
 
@@ -88,6 +90,9 @@ def retrain(settings: Settings, window: pd.DataFrame) -> Decision:
         )  # fmt: skip
         model = train(rides, settings.alpha, settings.categorical, settings.numerical)
         model_uri = tracking.log_model(model, rides[[*CATEGORICAL, *NUMERICAL]].head(5))
+        # The same figures as the pipeline's evaluate stage: /model shows them for any version.
+        measured = scores(holdout, predict(model, holdout))
+        mlflow.log_metrics({f"val_{name}": value for name, value in measured.items()})
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / Path(monitor.REFERENCE_ARTIFACT).name
             rides.to_parquet(path, index=False)

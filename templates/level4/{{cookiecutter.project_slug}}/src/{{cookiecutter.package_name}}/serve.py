@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 from sklearn.compose import ColumnTransformer
-from sklearn.linear_model._base import LinearModel
+from sklearn.linear_model import ElasticNet, LinearRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 from sqlalchemy.exc import SQLAlchemyError
@@ -359,6 +359,8 @@ class Champion:
 
 
 Scorer = Callable[[list[Ride]], list[float]]
+# Regressors whose prediction is X @ coef_ + intercept_ (Lasso is an ElasticNet).
+LINEAR = (LinearRegression, Ridge, ElasticNet)
 _scorers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its scorer
 
 
@@ -368,7 +370,7 @@ def linear_scorer(model: Pipeline) -> Scorer | None:
     frame through scikit-learn's ColumnTransformer costs milliseconds; lookups, microseconds."""
     steps = dict(model.steps) if isinstance(model, Pipeline) else {}
     encode, regressor = steps.get("features"), steps.get("regressor")
-    if not isinstance(encode, ColumnTransformer) or not isinstance(regressor, LinearModel):
+    if not isinstance(encode, ColumnTransformer) or not isinstance(regressor, LINEAR):
         return None
     coef, offset = regressor.coef_.ravel(), 0
     lookups: dict[str, dict] = {}

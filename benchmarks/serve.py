@@ -1,14 +1,17 @@
 """Level 3's scoring service against `mlflow models serve`, on the same model version.
 
-    python benchmarks/serve.py [--project PATH] [--requests N]
+    python benchmarks/serve.py [--project PATH] [--baseline PATH] [--requests N]
 
 Without --project, renders level 3 into a temp folder and runs its pipeline to get a champion.
+With --baseline (another level-3 project with a champion, for example one rendered from an older
+commit), its service runs too, measured in the same run right after ours: what a change costs.
 Both servers run one worker on 127.0.0.1; a stdlib client with keep-alive connections sends
 single-row and 100-row requests at concurrency 1 and 8. Prints requests/s, p50 and p99 latency,
 and the ratio against MLflow. This is a benchmark, not a test: nothing here asserts.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import statistics
@@ -72,6 +75,7 @@ def load(port: int, path: str, body: bytes, requests: int, concurrency: int) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, help="a level-3 project with a champion")
+    parser.add_argument("--baseline", type=Path, help="another level-3 project to compare with")
     parser.add_argument("--requests", type=int, default=2000, help="per configuration")
     args = parser.parse_args()
 
@@ -82,45 +86,69 @@ def main() -> int:
         # `mlflow models serve` starts `uvicorn` from PATH: the project's venv comes first.
         env["PATH"] = f"{project / '.venv' / 'bin'}:{env['PATH']}"
         env["MLFLOW_TRACKING_URI"] = tracking
-        ours, theirs = free_port(), free_port()
-        command = dockerfile_command(project)
-        command[0] = str(project / ".venv" / "bin" / command[0])
+        ours, theirs, base = free_port(), free_port(), free_port()
         model_uri = f"models:/{project.name}@champion"
         mlflow_serve = [
             str(project / ".venv" / "bin" / "mlflow"), "models", "serve", "-m", model_uri,
             "--env-manager", "local", "--host", "127.0.0.1", "--port", str(theirs), "-w", "1",
         ]  # fmt: skip
         logs = Path(workdir)
-        ours_env = {**env, "SERVE_HOST": "127.0.0.1", "SERVE_PORT": str(ours)}
-        with (
-            background(command, project, ours_env, logs / "ours.log") as ours_process,
-            background(mlflow_serve, project, env, logs / "mlflow.log") as mlflow_process,
-        ):
-            wait_for(f"http://127.0.0.1:{ours}/health", ours_process)
-            wait_for(f"http://127.0.0.1:{theirs}/health", mlflow_process, seconds=180)
+        with contextlib.ExitStack() as running:
+            services = {"ours": (ours, "/predict"), "mlflow": (theirs, "/invocations")}
+            start = [("ours", project, ours)]
+            if args.baseline:
+                start.append(("baseline", args.baseline.resolve(), base))
+            for name, folder, port in start:
+                command = dockerfile_command(folder)
+                command[0] = str(folder / ".venv" / "bin" / command[0])
+                folder_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+                              "SERVE_HOST": "127.0.0.1", "SERVE_PORT": str(port)}  # fmt: skip
+                process = running.enter_context(
+                    background(command, folder, folder_env, logs / f"{name}.log")
+                )
+                wait_for(f"http://127.0.0.1:{port}/health", process)
+                services[name] = (port, "/predict")
+            process = running.enter_context(
+                background(mlflow_serve, project, env, logs / "mlflow.log")
+            )
+            wait_for(f"http://127.0.0.1:{theirs}/health", process, seconds=180)
             rows = []
             for size in (1, 100):
-                ours_body = json.dumps(RIDE if size == 1 else [RIDE] * size).encode()
-                theirs_body = json.dumps({"dataframe_records": [RIDE] * size}).encode()
+                bodies = {
+                    "/predict": json.dumps(RIDE if size == 1 else [RIDE] * size).encode(),
+                    "/invocations": json.dumps({"dataframe_records": [RIDE] * size}).encode(),
+                }
                 for concurrency in (1, 8):
                     count = args.requests if size == 1 else args.requests // 4
-                    load(ours, "/predict", ours_body, 100, 1)  # warm up both
-                    load(theirs, "/invocations", theirs_body, 100, 1)
-                    a = load(ours, "/predict", ours_body, count, concurrency)
-                    b = load(theirs, "/invocations", theirs_body, count, concurrency)
-                    rows.append((size, concurrency, a, b))
+                    for port, path in services.values():  # warm up each
+                        load(port, path, bodies[path], 100, 1)
+                    figures = {
+                        name: load(port, path, bodies[path], count, concurrency)
+                        for name, (port, path) in services.items()
+                    }
+                    rows.append((size, concurrency, figures))
 
     print("\nScoring service (level 3) vs `mlflow models serve --env-manager local`")
     print("same model version, one worker each, 127.0.0.1, 2-core machine\n")
     header = f"{'rows':>4} {'conc':>4} | {'ours req/s':>10} {'p50 ms':>7} {'p99 ms':>7}"
     header += f" | {'mlflow req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}"
+    if args.baseline:
+        header += f" | {'baseline req/s':>14} {'p50 ms':>7} | {'ratio':>5} {'p50 +ms':>7}"
     print(header)
     print("-" * len(header))
-    for size, concurrency, a, b in rows:
-        print(
+    for size, concurrency, figures in rows:
+        a, b = figures["ours"], figures["mlflow"]
+        line = (
             f"{size:>4} {concurrency:>4} | {a['rps']:>10.0f} {a['p50']:>7.2f} {a['p99']:>7.2f}"
             f" | {b['rps']:>12.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {a['rps'] / b['rps']:>4.1f}x"
         )
+        if args.baseline:
+            c = figures["baseline"]
+            line += f" | {c['rps']:>14.0f} {c['p50']:>7.2f} | {a['rps'] / c['rps']:>4.2f}x"
+            line += f" {a['p50'] - c['p50']:>+7.3f}"
+        print(line)
+    if args.baseline:
+        print(f"\nbaseline: {args.baseline}")
     return 0
 
 

@@ -114,6 +114,22 @@ def scoring_service(project: Path, tracking_uri: str, token: str | None = None) 
         yield url
 
 
+def fuzz(project: Path, url: str, token: str | None = None, examples: int = 25) -> str:
+    """Schemathesis, from the project's own venv, against the running service's published
+    OpenAPI document, as an outside client would: every operation, with the data the schema
+    allows and the data it forbids. Fails on any 5xx; returns what it printed."""
+    command = [
+        str(project / ".venv" / "bin" / "schemathesis"), "run", f"{url}/openapi.json",
+        "--checks", "not_a_server_error", "--max-examples", str(examples),
+        "--seed", "0", "--generation-deterministic", "--workers", "1", "--no-color",
+    ]  # fmt: skip
+    if token:
+        command += ["--header", f"Authorization: Bearer {token}"]
+    done = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, f"schemathesis found a server error:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
 def _postgres_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name)]
     if not found[-1]:

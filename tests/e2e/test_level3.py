@@ -21,6 +21,7 @@ from runs import (
 from services import (
     background,
     free_port,
+    fuzz,
     http,
     mlflow_server,
     postgres,
@@ -104,6 +105,9 @@ def release_flow(project, tracking_uri: str) -> None:
             assert 400 <= status < 500, (payload, status, body)
         assert http(f"{url}/health") == (200, {"status": "ok", "model_version": "1"})
         assert http(f"{url}/reload", method="POST")[0] == 401, "writes need the token"
+        contract = http(f"{url}/openapi.json")[1]["paths"]["/predict"]["post"]
+        assert "examples" in contract["requestBody"]["content"]["application/json"]
+        assert "Tested: 4" in fuzz(project, url, TOKEN), "every operation was fuzzed"
 
         set_param(project, "alpha", WORSE_ALPHA)
         worse = repro(project, env)

@@ -19,7 +19,7 @@ import pages
 import pytest
 from gha import run_workflow
 from runs import git_commit_all, in_project, set_param
-from services import free_port, http, scoring_service
+from services import free_port, fuzz, http, scoring_service
 
 pytestmark = [pytest.mark.levels(4), pytest.mark.xdist_group("level4")]
 
@@ -289,6 +289,10 @@ def test_blind__monitoring_judges_the_version_served_not_the_registry_s(committe
         assert registry_state(project, env) == ([1, 2], "2") and served_version(url) == "1"
         replay(project, env, url, "2024-03", rides=800)
         printed = cli(project, env, "retrain-if-needed", "--url", url).stdout
+        # An outside client that knows only the published schema: no input gets a 5xx.
+        contract = http(f"{url}/openapi.json")[1]["paths"]
+        assert all("requestBody" in contract[path]["post"] for path in ("/predict", "/feedback"))
+        assert "Tested: 5" in fuzz(project, url), "every operation was fuzzed"
     summary = json.loads((project / "reports" / "monitoring" / "summary.json").read_text())
     assert summary["model_version"] == "1" and summary["labelled_rows"] >= 200, summary
     assert summary["live_rmse"] < 6.0 and summary["action"] == "no action"

@@ -21,8 +21,15 @@ from {{ cookiecutter.package_name }}.deploy import call
 from {{ cookiecutter.package_name }}.features import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.gate import release
 from {{ cookiecutter.package_name }}.predict import predict
-from {{ cookiecutter.package_name }}.predlog import PredictionLog
-from {{ cookiecutter.package_name }}.retrain import LOCK, SOURCE_TAG, recover, retrain_if_needed, split
+from {{ cookiecutter.package_name }}.predlog import PredictionLog, url_from_env
+from {{ cookiecutter.package_name }}.retrain import (
+    LOCK,
+    SOURCE_TAG,
+    recover,
+    reset_demo,
+    retrain_if_needed,
+    split,
+)
 from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.simulate import simulate_month
 from {{ cookiecutter.package_name }}.train import train
@@ -186,3 +193,31 @@ def test_retrain_if_needed__waits_while_another_retraining_runs(log, capsys):
         main(["retrain-if-needed"])
     assert stop.value.code == 3
     assert f"another retraining is running: {LOCK} is held by {owner}" in capsys.readouterr().err
+
+
+def test_reset_demo__undoes_the_loop_and_keeps_what_the_pipeline_made(champion, log, monkeypatch):
+    served(log, champion, "2024-04", scenario="congestion")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # no service there: nothing to deploy to, nothing to stop
+    url = f"http://127.0.0.1:{port}"
+    assert retrain_if_needed(SETTINGS, log, url).action == "retrained and promoted"
+    assert registry.version_for(registry.CHAMPION) == "2"
+    log.engine.dispose()
+
+    with monkeypatch.context() as shared:
+        shared.setenv("PREDICTION_LOG_URL", "postgresql+psycopg2://team@db.example/log")
+        with pytest.raises(ValueError, match="resets the local demo only"):
+            reset_demo(SETTINGS, port)
+    assert registry.version_for(registry.CHAMPION) == "2", "a refused reset changes nothing"
+
+    done = reset_demo(SETTINGS, port)
+
+    assert done[0] == "no local service to stop (no serve.pid)"
+    assert "deleted version 2, which retraining registered" in done
+    assert "champion is version 1 again" in done and "challenger is version 1 again" in done
+    versions = MlflowClient().search_model_versions(f"name = '{registry.MODEL_NAME}'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert not (SETTINGS.retraining_path.exists() or SETTINGS.monitoring_dir.exists())
+    assert not PredictionLog(url_from_env()).count(), "the prediction log starts again empty"
+    assert SETTINGS.train_path.is_file(), "what the pipeline made stays"

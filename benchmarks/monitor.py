@@ -2,14 +2,18 @@
 scoring service's latency with prediction logging (level 4) and without it (level 3).
 
     python benchmarks/monitor.py [--sizes 10000 100000 1000000] [--requests 2000]
+                                 [--level3 PATH --level4 PATH] [--seconds 5]
 
 Renders levels 3 and 4 into a temp folder and trains both champions (the same model: same
-seed, same data). Each monitoring size runs in a fresh process of the level-4 project, so its
-peak memory is its own. A benchmark, not a test: nothing here asserts.
+seed, same data), or takes the first runs given. Each monitoring size runs in a fresh process
+of the level-4 project, so its peak memory is its own. The latency part loads each service with
+wrk (Debian's `wrk`) at 1, 8 and 32 connections, or, without wrk, with a Python client at 1 and
+8 (which saturates first on 2 cores). A benchmark, not a test: nothing here asserts.
 """
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests" / "e2e"), str(ROOT / "benchmarks")]
 
 import ladder  # noqa: E402
-from serve import load  # noqa: E402
+from serve import load, wrk  # noqa: E402
 from services import background, dockerfile_command, free_port, wait_for  # noqa: E402
 
 MEASURE = """
@@ -66,28 +70,37 @@ def champion(level: int, folder: Path) -> Path:
     return project
 
 
-def latency(project: Path, requests: int) -> dict:
+CONNECTIONS = (1, 8, 32)  # wrk's
+
+
+def latency(project: Path, requests: int, seconds: int) -> dict:
     port = free_port()
     command = dockerfile_command(project)
     command[0] = str(project / ".venv" / "bin" / command[0])
     env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+           "PREDICTION_LOG_URL": f"sqlite:///{project / 'bench-predictions.db'}",
            "SERVE_HOST": "127.0.0.1", "SERVE_PORT": str(port)}  # fmt: skip
     body = json.dumps({"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}).encode()
     with background(command, project, env, project.parent / "serve.log") as process:
         wait_for(f"http://127.0.0.1:{port}/health", process)
         load(port, "/predict", body, 200, 1)  # warm up
+        if shutil.which("wrk"):
+            return {c: wrk(port, "/predict", body, c, seconds) for c in CONNECTIONS}
         return {c: load(port, "/predict", body, requests, c) for c in (1, 8)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="per level, without wrk")
+    parser.add_argument("--seconds", type=int, default=5, help="per level and load, with wrk")
+    parser.add_argument("--level3", type=Path, help="a level-3 first run to use")
+    parser.add_argument("--level4", type=Path, help="a level-4 first run to use")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as workdir:
-        level3 = champion(3, Path(workdir) / "level3")
-        level4 = champion(4, Path(workdir) / "level4")
+        level3 = args.level3 or champion(3, Path(workdir) / "level3")
+        level4 = args.level4 or champion(4, Path(workdir) / "level4")
         monitoring = []
         for size in args.sizes:
             done = subprocess.run(
@@ -98,7 +111,9 @@ def main() -> int:
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
             monitoring.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        without, with_log = latency(level3, args.requests), latency(level4, args.requests)
+        without = latency(level3, args.requests, args.seconds)
+        with_log = latency(level4, args.requests, args.seconds)
+        (level4 / "bench-predictions.db").unlink(missing_ok=True)
 
     print("\nMonitoring (read the window from SQLite + Evidently drift report + live RMSE)\n")
     print(f"{'rows':>9} | {'read s':>7} {'total s':>8} | {'peak MB':>8} {'added MB':>9}")
@@ -110,15 +125,17 @@ def main() -> int:
     growth = (last["total_s"] / first["total_s"]) / (last["size"] / first["size"])
     print(f"time grows {growth:.2f}x as fast as the rows (1.00 = linear)")
 
-    print("\nOne-ride /predict latency: level 3 (no log) vs level 4 (every prediction logged)\n")
+    client = "wrk" if shutil.which("wrk") else "a Python client"
+    print(f"\nOne-ride /predict, {client}: level 3 (no log) vs level 4 (every prediction logged)\n")
     print(f"{'conc':>4} | {'no log p50':>10} {'p99':>6} {'req/s':>6} | {'logged p50':>10} "
-          f"{'p99':>6} {'req/s':>6} | {'p50 +%':>6}")  # fmt: skip
-    print("-" * 70)
-    for c in (1, 8):
-        a, b = without[c], with_log[c]
+          f"{'p99':>6} {'req/s':>6} | {'p50 +ms':>7} {'req/s kept':>10}")  # fmt: skip
+    print("-" * 80)
+    for c, a in without.items():
+        b = with_log[c]
         print(
             f"{c:>4} | {a['p50']:>10.2f} {a['p99']:>6.2f} {a['rps']:>6.0f} | {b['p50']:>10.2f}"
-            f" {b['p99']:>6.2f} {b['rps']:>6.0f} | {100 * (b['p50'] / a['p50'] - 1):>+6.1f}"
+            f" {b['p99']:>6.2f} {b['rps']:>6.0f} | {b['p50'] - a['p50']:>+7.3f}"
+            f" {100 * b['rps'] / a['rps']:>9.0f}%"
         )
     return 0
 

@@ -1,5 +1,6 @@
-"""The prediction log: no prediction lost under concurrent writes, feedback stored all or
-nothing, and the retraining lock: one holder at a time, taken over only when abandoned."""
+"""The prediction log: no prediction lost under concurrent writes, requests that arrive
+together committed together, feedback stored all or nothing, and the retraining lock: one
+holder at a time, taken over only when abandoned."""
 
 import os
 import socket
@@ -9,9 +10,11 @@ import threading
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from {{ cookiecutter.package_name }} import predlog
-from {{ cookiecutter.package_name }}.predlog import Locked, PredictionLog
+from {{ cookiecutter.package_name }}.predlog import Locked, PredictionLog, rows_of
 
 HOUR = timedelta(hours=1)
 
@@ -104,3 +107,27 @@ def test_add_feedback__is_all_or_nothing(log):
     outcome = log.add_feedback(items[:1])
     assert (outcome.stored, outcome.unknown, outcome.conflicts) == (1, [], {})
     assert log.window(10, labelled=True)["duration"].tolist() == [9.0]
+
+
+def commits(log: PredictionLog) -> list[int]:
+    """Counts the transactions committed on the log from now on."""
+    counted: list[int] = []
+    sa.event.listen(log.engine, "commit", lambda _connection: counted.append(1))
+    return counted
+
+
+def test_record_group__many_requests_in_one_transaction(log):
+    counted = commits(log)
+    group = [rows_of(f"r{number}", "1", [RIDE, RIDE], [1.0, 2.0]) for number in range(50)]
+    assert log.record_group(group) == [None] * 50
+    assert len(counted) == 1 and log.count() == 100
+
+
+def test_record_group__a_bad_request_fails_alone(log):
+    log.record("taken", "1", [RIDE], [1.0])
+    group = [rows_of(request, "1", [RIDE], [1.0]) for request in ("first", "taken", "last")]
+    first, twice, last = log.record_group(group)  # (taken, 0) is logged already
+    assert first is None and last is None and isinstance(twice, IntegrityError)
+    assert sorted(log.window(10)["request_id"]) == ["first", "last", "taken"]
+    with pytest.raises(IntegrityError):
+        log.record("taken", "1", [RIDE], [1.0])

@@ -3,10 +3,13 @@ its declared contract, hostile bodies, the size limit and the token on writes.""
 
 import asyncio
 import dataclasses
+import http.client
 import http.server
 import json
 import os
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -18,6 +21,7 @@ import mlflow
 import pandas as pd
 import pytest
 import schemathesis
+import sqlalchemy
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from mlflow import MlflowClient
@@ -25,16 +29,18 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import Lasso, LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeRegressor
+from sqlalchemy.exc import IntegrityError
 
 from {{ cookiecutter.package_name }} import registry, tracking
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.deploy import deploy, stop_local
+from {{ cookiecutter.package_name }}.deploy import deploy, stop_local, wait_healthy
 from {{ cookiecutter.package_name }}.predict import predict
-from {{ cookiecutter.package_name }}.predlog import PredictionLog
+from {{ cookiecutter.package_name }}.predlog import PredictionLog, rows_of
 from {{ cookiecutter.package_name }}.serve import (
     MAX_BATCH,
     MAX_BODY_BYTES,
     Champion,
+    GroupCommit,
     Problem,
     Ride,
     create_app,
@@ -193,6 +199,78 @@ def test_real_server__http_predictions_equal_the_champions_offline_ones_and_depl
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_group_commit__requests_of_one_loop_turn_share_a_commit_and_a_bad_one_fails_alone(
+    tmp_path,
+):
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    log.record("taken", "1", [RIDE], [1.0])
+    commits: list[int] = []
+    sqlalchemy.event.listen(log.engine, "commit", lambda _connection: commits.append(1))
+    group = GroupCommit(log)
+
+    async def burst(requests: list[str]) -> list:
+        return await asyncio.gather(
+            *(group.record(rows_of(request, "1", [RIDE], [9.0])) for request in requests),
+            return_exceptions=True,
+        )
+
+    assert asyncio.run(burst([f"a{number}" for number in range(50)])) == [None] * 50
+    assert len(commits) == 1 and log.count() == 51, "50 requests, one commit"
+    answers = asyncio.run(burst(["b0", "taken", "b1"]))  # (taken, 0) is logged already
+    assert answers[0] is None and answers[2] is None and isinstance(answers[1], IntegrityError)
+    assert log.count() == 53
+
+
+def test_real_server__killed_under_load_has_logged_every_prediction_it_answered(
+    model, tracking_uri, tmp_path
+):
+    """SIGKILL while 8 clients send requests: an answer leaves only after its group commit,
+    so every request that got a 200 has its row in the log."""
+    port, log_url = free_port(), f"sqlite:///{tmp_path / 'predictions.db'}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port)],
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PREDICTION_LOG_URL": log_url},
+    )  # fmt: skip
+    answered: list[str] = []
+    body = json.dumps(RIDE).encode()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while True:
+            try:
+                connection.request("POST", "/predict", body, JSON)
+                answer = connection.getresponse()
+                content = answer.read()
+            except (OSError, http.client.HTTPException):  # the service is gone
+                return
+            assert answer.status == 200, content
+            answered.append(json.loads(content)["request_id"])
+
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", seconds=60)
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for thread in clients:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while len(answered) < 500 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Another writer holds the database for a while: commits wait, requests pile up.
+        blocker = sqlite3.connect(tmp_path / "predictions.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        time.sleep(1)
+        server.send_signal(signal.SIGKILL)  # mid-load: requests are queued and in flight
+        blocker.rollback()
+        blocker.close()
+        for thread in clients:
+            thread.join(timeout=30)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    logged = set(PredictionLog(log_url).window(1_000_000)["request_id"])
+    assert len(answered) >= 500, "the load ran"
+    assert set(answered) <= logged, f"{len(set(answered) - logged)} answered but not logged"
 
 
 def test_stop__leaves_a_process_that_is_not_the_service_alone(tmp_path):

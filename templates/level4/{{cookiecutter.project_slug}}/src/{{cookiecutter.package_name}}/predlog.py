@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 DEFAULT_URL = "sqlite:///predictions.db"
 metadata = sa.MetaData()
@@ -76,6 +76,16 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def rows_of(request_id: str, version: str, rides: list[dict], minutes: list) -> list[dict]:
+    """The log's rows for one request: each ride with its prediction."""
+    logged_at = now()
+    return [
+        {**ride, "request_id": request_id, "row": row, "logged_at": logged_at,
+         "model_version": version, "prediction": prediction}
+        for row, (ride, prediction) in enumerate(zip(rides, minutes, strict=True))
+    ]  # fmt: skip
+
+
 class PredictionLog:
     """Durable records; a write returns only once it is committed, or raises."""
 
@@ -93,14 +103,22 @@ class PredictionLog:
 
     def record(self, request_id: str, version: str, rides: list[dict], minutes: list) -> None:
         """Log one request's rides and predictions, committed before this returns."""
-        logged_at = now()
-        rows = [
-            {**ride, "request_id": request_id, "row": row, "logged_at": logged_at,
-             "model_version": version, "prediction": prediction}
-            for row, (ride, prediction) in enumerate(zip(rides, minutes, strict=True))
-        ]  # fmt: skip
-        with self._writing, self.engine.begin() as connection:
-            connection.execute(predictions.insert(), rows)
+        error = self.record_group([rows_of(request_id, version, rides, minutes)])[0]
+        if error is not None:
+            raise error
+
+    def record_group(self, requests: list[list[dict]]) -> list[Exception | None]:
+        """Log the rows of several requests in one transaction (a group commit); returns, for
+        each request, None once its rows are committed, or the error that kept them out. When
+        the group fails, each request is tried alone: one bad request fails no other."""
+        try:
+            with self._writing, self.engine.begin() as connection:
+                connection.execute(predictions.insert(), [row for rows in requests for row in rows])
+        except SQLAlchemyError as error:
+            if len(requests) == 1:
+                return [error]
+            return [self.record_group([rows])[0] for rows in requests]
+        return [None] * len(requests)
 
     def add_feedback(self, items: list[dict], correct: bool = False) -> FeedbackOutcome:
         """Store actual durations for logged predictions, all or none. A (request_id, row)

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import registry
-from .predlog import FeedbackOutcome, PredictionLog
+from .predlog import FeedbackOutcome, PredictionLog, rows_of
 from .simulate import N_ZONES
 
 MAX_BATCH = 1000  # rides per request; larger batches get a 422
@@ -441,6 +441,35 @@ def predict_minutes(release: registry.Release, rides: list[Ride]) -> list[float]
     return scorer_for(release.model)(rides)
 
 
+class GroupCommit:
+    """Group commit in the event loop: the requests that reach the log in the same turn of the
+    loop share one transaction, committed in the next turn, before any of them is answered.
+    Under load one commit serves many requests; alone, a request waits one turn more. In the
+    loop, like the scoring: no thread hop, which costs more than the commit itself."""
+
+    def __init__(self, log: PredictionLog) -> None:
+        self.log = log
+        self.pending: list[tuple[list[dict], asyncio.Future]] = []
+
+    async def record(self, rows: list[dict]) -> None:
+        """Return once `rows` are committed; raise what kept them out."""
+        done = asyncio.get_running_loop().create_future()
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self._commit)
+        self.pending.append((rows, done))
+        await done
+
+    def _commit(self) -> None:
+        group, self.pending = self.pending, []
+        try:
+            errors = self.log.record_group([rows for rows, _ in group])
+        except Exception as error:  # noqa: BLE001 - whatever happened, every request hears it
+            errors = [error] * len(group)
+        for (_, done), error in zip(group, errors, strict=True):
+            if not done.done():  # its client may have gone
+                done.set_exception(error) if error else done.set_result(None)
+
+
 async def _poll(champion: Champion, seconds: float) -> None:
     """Reload whenever the registry's champion alias moves (when RELOAD_SECONDS > 0)."""
     while True:
@@ -465,6 +494,7 @@ def create_app(
     With a `token`, POST /reload and POST /feedback need it as a bearer token."""
     champion = champion or Champion()
     prediction_log = prediction_log or PredictionLog()
+    group_commit = GroupCommit(prediction_log)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -516,10 +546,9 @@ def create_app(
         minutes = predict_minutes(release, batch)
         request_id = uuid.uuid4().hex
         logged = [ride.model_dump() for ride in batch]
-        # The answer leaves only once its log rows are committed. In the event loop, like the
-        # scoring: a SQLite commit in WAL mode takes ~0.1 ms, less than a thread hop.
+        # The answer leaves only once its log rows are committed (a group commit).
         try:
-            prediction_log.record(request_id, release.version, logged, minutes)
+            await group_commit.record(rows_of(request_id, release.version, logged, minutes))
         except SQLAlchemyError as error:
             log.error("prediction %s not logged: %s", request_id, error)
             raise HTTPException(503, "the prediction log is unavailable; nothing served") from None

@@ -144,7 +144,9 @@ def _run_job(workflow, job_name, job, project, base, supplied, result, runner_te
             raise ValueError(f"{workflow}: a step of {job_name} has keys {unknown} not modelled")
         name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
         if not holds(step.get("if"), job_env["GITHUB_EVENT_NAME"], result.outputs):
-            result.log.append(f"{job_name}: not on {job_env['GITHUB_EVENT_NAME']}: {name}")
+            event, condition = job_env["GITHUB_EVENT_NAME"], step["if"]
+            why = f"not on {event}" if "event_name" in condition else f"skipped, `if: {condition}`"
+            result.log.append(f"{job_name}: {why}: {name}")
             continue
         if "uses" in step:
             action = step["uses"].split("@")[0]

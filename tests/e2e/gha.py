@@ -33,8 +33,11 @@ STEP_KEYS = {"name", "id", "uses", "with", "run", "env", "if", "working-director
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 STEP_OUTPUT = re.compile(r"\$\{\{ steps\.(?P<step>[\w-]+)\.outputs\.(?P<name>\w+) \}\}")
 CONDITION = re.compile(
-    r"(?:github\.event_name|needs\.(?P<job>[\w-]+)\.outputs\.(?P<output>\w+)) == '(?P<value>\w+)'"
+    r"(?:github\.event_name|needs\.(?P<job>[\w-]+)\.outputs\.(?P<output>\w+))"
+    r" (?P<op>==|!=) '(?P<value>\w+)'"
 )
+# Always true here, where a failed step stops the whole run: no later job runs after a failure.
+STATUS_CHECKS = "!cancelled() && !failure() && "
 
 
 class StepFailed(Exception):
@@ -55,15 +58,25 @@ class WorkflowRun:
 
 
 def holds(condition: str | None, event: str, outputs: Mapping[str, Mapping[str, str]]) -> bool:
-    """Evaluate an `if:`; only `github.event_name == '…'` and `needs.J.outputs.O == '…'`."""
+    """Evaluate an `if:`: `github.event_name` or `needs.J.outputs.O` compared (== or !=) with a
+    literal, or several of those joined by `||`, optionally in parentheses after STATUS_CHECKS."""
     if condition is None:
         return True
-    match = CONDITION.fullmatch(condition.strip())
+    text = condition.strip()
+    if text.startswith("${{") and text.endswith("}}"):
+        text = text[3:-2].strip()
+    text = text.removeprefix(STATUS_CHECKS)
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    return any(_holds(term.strip(), condition, event, outputs) for term in text.split(" || "))
+
+
+def _holds(term: str, condition: str, event: str, outputs: Mapping[str, Mapping[str, str]]) -> bool:
+    match = CONDITION.fullmatch(term)
     if not match:
         raise ValueError(f"cannot evaluate `if: {condition}` locally")
-    if match["job"]:
-        return outputs.get(match["job"], {}).get(match["output"]) == match["value"]
-    return match["value"] == event
+    value = outputs.get(match["job"], {}).get(match["output"]) if match["job"] else event
+    return (value == match["value"]) == (match["op"] == "==")
 
 
 def _resolve(env: Mapping[str, str], supplied: Mapping[str, str]) -> dict[str, str]:
@@ -131,7 +144,9 @@ def _run_job(workflow, job_name, job, project, base, supplied, result, runner_te
             raise ValueError(f"{workflow}: a step of {job_name} has keys {unknown} not modelled")
         name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
         if not holds(step.get("if"), job_env["GITHUB_EVENT_NAME"], result.outputs):
-            result.log.append(f"{job_name}: not on {job_env['GITHUB_EVENT_NAME']}: {name}")
+            event, condition = job_env["GITHUB_EVENT_NAME"], step["if"]
+            why = f"not on {event}" if "event_name" in condition else f"skipped, `if: {condition}`"
+            result.log.append(f"{job_name}: {why}: {name}")
             continue
         if "uses" in step:
             action = step["uses"].split("@")[0]

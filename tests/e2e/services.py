@@ -1,7 +1,10 @@
-"""Real services on loopback for the e2e tests: PostgreSQL, an MLflow tracking server, and a
-generated project's scoring service. Each is started as a process and stopped by its PID."""
+"""Real services on loopback for the e2e tests: PostgreSQL, an MLflow tracking server, an SSH
+server, and a generated project's scoring service. Each is started as a process and stopped by
+its PID."""
 
 import contextlib
+import dataclasses
+import getpass
 import glob
 import json
 import os
@@ -14,7 +17,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import ladder
@@ -187,3 +190,56 @@ def mlflow_server(project: Path, backend_uri: str) -> Iterator[str]:
             yield url
     finally:
         shutil.rmtree(artifacts, ignore_errors=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class SshHost:
+    """How to reach a loopback SSH server: the DEPLOY_* settings of a generated project."""
+
+    host: str  # ssh://user@127.0.0.1:port
+    key: str  # a private key that it accepts
+    known_hosts: str  # its host key, as ssh-keyscan prints it
+
+
+@contextlib.contextmanager
+def sshd(path: Sequence[str | Path] = ()) -> Iterator[SshHost]:
+    """OpenSSH's server on a free loopback port, for this user, with a throw-away host key and
+    client key; commands run over it find `path` first on their PATH."""
+    server = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not Path(server).exists():
+        raise FileNotFoundError("no sshd: apt-get install openssh-server")
+    home, port = Path(tempfile.mkdtemp(prefix="mlops-ladder-sshd-")), free_port()
+    for name in ("host_key", "client_key"):
+        keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / name)]
+        subprocess.run(keygen, check=True, capture_output=True)
+    shutil.copy(home / "client_key.pub", home / "authorized_keys")
+    session_path = ":".join([*map(str, path), "/usr/local/bin:/usr/bin:/bin"])
+    (home / "sshd_config").write_text(
+        f"ListenAddress 127.0.0.1:{port}\nHostKey {home / 'host_key'}\n"
+        f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        f"StrictModes no\nSetEnv PATH={session_path}\n"
+    )
+    if os.geteuid() == 0:  # root's sshd separates privileges through this folder
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    command = [server, "-D", "-e", "-f", str(home / "sshd_config")]
+    try:
+        with background(command, home, os.environ, home / "log") as process:
+            deadline = time.monotonic() + 30
+            while not _listening(port):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"sshd did not start: {(home / 'log').read_text()}")
+                time.sleep(0.1)
+            host_key = " ".join((home / "host_key.pub").read_text().split()[:2])
+            yield SshHost(
+                host=f"ssh://{getpass.getuser()}@127.0.0.1:{port}",
+                key=(home / "client_key").read_text(),
+                known_hosts=f"[127.0.0.1]:{port} {host_key}",
+            )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -3,6 +3,7 @@
 Each test works on its own copy of the session's first run of level 3 (see conftest.py)."""
 
 import json
+import shlex
 import shutil
 import subprocess
 
@@ -26,6 +27,7 @@ from services import (
     mlflow_server,
     postgres,
     scoring_service,
+    sshd,
     wait_for,
 )
 
@@ -176,20 +178,83 @@ def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3)
     with scoring_service(level3, tracking_uri, token=TOKEN) as url:
         assert http(f"{url}/model")[1]["version"] == "1"
         # A pushed change that the gate promotes: alpha 10 beats alpha 1 by a hair (margin 0).
+        before = head(level3)
         set_param(level3, "alpha", "10.0")
         set_param(level3, "margin", "0.0")
         commit(level3, "Release alpha 10")
         run = run_workflow(
             level3 / ".github" / "workflows" / "cd.yml",
             level3,
-            {"MLFLOW_TRACKING_URI": tracking_uri, "DEPLOY_URL": url, "SERVICE_TOKEN": TOKEN},
-        )
-        assert run.outputs["release-model"] == {"promoted": "true", "version": "2"}
-        assert "image: skipped docker/build-push-action (needs a Docker engine and ghcr.io)" in (
+            {"MLFLOW_TRACKING_URI": tracking_uri, "BEFORE": before, "DEPLOY_URL": url,
+             "SERVICE_TOKEN": TOKEN},
+        )  # fmt: skip
+        # A model-only release: no image, no rollout; the service reloads the new champion.
+        assert run.outputs["release-model"] == {"code": "false", "promoted": "true", "version": "2"}
+        assert "image: skipped, `if: needs.release-model.outputs.code == 'true'` is false" in (
             run.log
         )
         assert "deploy: ran Reload the production service with the new champion" in run.log
         assert http(f"{url}/model")[1]["version"] == "2"
+
+
+def head(project) -> str:
+    """The project's current commit."""
+    done = ladder.run("git rev-parse HEAD", project, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+STAND_IN_DOCKER = """#!/bin/sh
+# Stands in for docker on the deploy host, whose service is the project's local one here:
+# `compose up -d scorer` replaces it by the code $IMAGE_TAG, as a container of that image would.
+{exports}
+case "$*" in
+  "compose pull scorer") echo "pulled $SCORER_IMAGE:$IMAGE_TAG" ;;
+  "compose up -d scorer") make stop && CODE_VERSION="$IMAGE_TAG" make deploy ;;
+  *) echo "docker $*: not a step of the rollout" >&2; exit 2 ;;
+esac
+"""
+
+
+def test_cd_workflow__new_code_is_rolled_out_over_ssh_then_the_champion_reloaded(copy_of, tmp_path):
+    """A push that changes the service's code: the deploy job runs `make deploy URL=… TAG=…`,
+    which reaches the host over real ssh (a loopback sshd) and runs docker compose there; the
+    host's docker is a stand-in that restarts the local service with the new CODE_VERSION."""
+    project = copy_of(3)
+    commit(project, "First release")
+    port, tracking_uri = free_port(), f"sqlite:///{project / 'mlflow.db'}"
+    url = f"http://127.0.0.1:{port}"
+    env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": tracking_uri, "SERVE_PORT": str(port),
+           "SERVICE_TOKEN": TOKEN, "SCORER_IMAGE": "ghcr.io/owner/repo"}  # fmt: skip
+    docker = tmp_path / "host-bin" / "docker"
+    docker.parent.mkdir()
+    exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
+    docker.write_text(STAND_IN_DOCKER.format(exports=exports))
+    docker.chmod(0o755)
+    with sshd([docker.parent]) as host:
+        try:
+            ladder.run("make deploy", project, env={**env, "CODE_VERSION": "0ld"})
+            assert http(f"{url}/health")[1]["code_version"] == "0ld"
+            before = head(project)
+            serve = next((project / "src").glob("*/serve.py"))
+            serve.write_text(serve.read_text() + "\n# A fix that must reach production.\n")
+            commit(project, "Fix the service")
+            run = run_workflow(
+                project / ".github" / "workflows" / "cd.yml",
+                project,
+                {"MLFLOW_TRACKING_URI": tracking_uri, "BEFORE": before, "DEPLOY_URL": url,
+                 "SERVICE_TOKEN": TOKEN, "IMAGE_TAG": head(project), "DEPLOY_HOST": host.host,
+                 "DEPLOY_DIR": str(project), "DEPLOY_KNOWN_HOSTS": host.known_hosts,
+                 "DEPLOY_SSH_KEY": host.key},
+            )  # fmt: skip
+            health = http(f"{url}/health")
+        finally:
+            ladder.run("make stop", project, env=env)
+    assert run.outputs["release-model"]["code"] == "true"
+    assert "image: skipped docker/build-push-action (needs a Docker engine and ghcr.io)" in run.log
+    rolled = "deploy: ran Roll the new image out, then load the champion and check both are served"
+    assert rolled in run.log
+    assert any(line.startswith("deploy: skipped, `if: ") for line in run.log), run.log
+    assert health == (200, {"status": "ok", "model_version": "1", "code_version": head(project)})
 
 
 def test_push__refuses_the_uncommitted_first_run_then_a_clone_pulls_it_whole(copy_of):

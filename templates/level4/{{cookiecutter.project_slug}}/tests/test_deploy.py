@@ -1,18 +1,31 @@
 """Deploying the champion: a running service is reloaded and checked, the local one is started
-when none runs, and every failure is one clear error. Real services on loopback ports."""
+when none runs, new code is rolled out first, and every failure is one clear error. Real
+services on loopback ports; the rollout's target is the local service, restarted by a command of
+the test's own in place of docker compose over ssh; code changes are read from a real git repo."""
 
 import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import mlflow
 import pytest
 
 from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.deploy import call, deploy, wait_healthy
+from {{ cookiecutter.package_name }}.deploy import (
+    call,
+    code_changed,
+    deploy,
+    rollout,
+    rollout_command,
+    stop_local,
+    wait_healthy,
+)
 from {{ cookiecutter.package_name }}.features import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.gate import Decision, release
 from {{ cookiecutter.package_name }}.serve import create_app
@@ -113,3 +126,182 @@ def test_cli_decision__prints_the_gate_s_decision_as_step_outputs(store, rides, 
     (tmp_path / "reports" / "gate.json").write_text(json.dumps(asdict(decision)))
     main(["decision"])
     assert capsys.readouterr().out == f"promoted=true\nversion={decision.challenger_version}\n"
+
+
+def restart_local(port: int, code_version: str = "$IMAGE_TAG") -> str:
+    """A rollout command whose target is the local service: stop it (if it runs), start it again
+    with new code (the image's tag, unless told otherwise), as `docker compose up -d` replaces a
+    container. The service outlives the command, as a container does; it removes serve.pid as
+    it exits, which is when its port is free again."""
+    stop = 'kill -INT "$(cat serve.pid)"; while [ -f serve.pid ]; do sleep 0.1; done'
+    serve = f"{sys.executable} -m {{ cookiecutter.package_name }} serve --port {port}"
+    start = f'CODE_VERSION="{code_version}" {serve} --pid-file serve.pid >>serve.log 2>&1 &'
+    return f"if [ -f serve.pid ]; then {stop}; fi; {start}"
+
+
+def test_deploy__rolls_new_code_out_then_checks_it_serves_the_code_and_the_champion(
+    store, rides, tmp_path
+):
+    version = released(rides, alpha=1.0).challenger_version
+    url = nothing_listens()
+    env = {**os.environ, "ROLLOUT_COMMAND": restart_local(int(url.rsplit(":", 1)[1]))}
+    try:
+        assert rollout("0ld", url, env) == f"rolled out code 0ld to {url}"  # what runs now
+        said = deploy(version, url, image_tag="c0de", env=env)
+        health = call(f"{url}/health")
+    finally:
+        stop_local(tmp_path / "serve.pid")
+    assert said == (
+        f"rolled out code c0de to {url}; reloaded {url}: version {version} -> {version}; "
+        f"serving champion version {version}"
+    )
+    assert health == (200, {"status": "ok", "model_version": version, "code_version": "c0de"})
+
+
+def test_rollout__a_service_back_with_other_code_is_a_named_error(store, rides, tmp_path):
+    released(rides, alpha=1.0)
+    url = nothing_listens()
+    wrong = restart_local(int(url.rsplit(":", 1)[1]), code_version="0ld")
+    try:
+        with pytest.raises(RuntimeError) as failed:
+            rollout("c0de", url, {**os.environ, "ROLLOUT_COMMAND": wrong})
+    finally:
+        stop_local(tmp_path / "serve.pid")
+    assert str(failed.value) == f"{url} runs code 0ld, not c0de: the rollout did not take effect"
+
+
+def test_rollout__a_failing_command_is_a_one_line_error_and_the_service_is_untouched(
+    store, rides, live
+):
+    version = released(rides, alpha=1.0).challenger_version
+    url = live(create_app(code_version="0ld"))
+    env = {"ROLLOUT_COMMAND": "echo pulling >&2; echo 'ssh: Connection refused' >&2; exit 255"}
+    with pytest.raises(RuntimeError) as failed:
+        deploy(version, url, image_tag="c0de", env=env)
+    assert str(failed.value) == "the rollout command failed (exit 255): ssh: Connection refused"
+    assert call(f"{url}/health") == (
+        200, {"status": "ok", "model_version": version, "code_version": "0ld"}
+    )  # fmt: skip
+
+
+def test_rollout__a_service_that_never_comes_back_is_an_error():
+    url = nothing_listens()
+    with pytest.raises(RuntimeError, match=f"^{url} did not become healthy within 1 s$"):
+        rollout("c0de", url, {"ROLLOUT_COMMAND": "true"}, wait_seconds=1)
+
+
+def test_rollout__a_command_that_hangs_is_stopped_and_named():
+    with pytest.raises(RuntimeError, match="^the rollout command did not finish within 1 s$"):
+        rollout("c0de", nothing_listens(), {"ROLLOUT_COMMAND": "sleep 30"}, command_seconds=1)
+
+
+def test_rollout_command__docker_compose_over_ssh_with_the_key_and_host_key_in_files(tmp_path):
+    env = {
+        "DEPLOY_HOST": "deploy@scoring.example.com",
+        "DEPLOY_DIR": "/srv/my service",
+        "DEPLOY_SSH_KEY": "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n",
+        "DEPLOY_KNOWN_HOSTS": "scoring.example.com ssh-ed25519 AAAA",
+    }
+    command = rollout_command("c0de", env, tmp_path)
+    key, known = tmp_path / "deploy_key", tmp_path / "known_hosts"
+    assert command == [
+        "ssh", "-o", "BatchMode=yes",
+        "-i", str(key), "-o", "IdentitiesOnly=yes",
+        "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
+        "deploy@scoring.example.com",
+        "cd '/srv/my service' && export IMAGE_TAG=c0de && "
+        "docker compose pull scorer && docker compose up -d scorer",
+    ]  # fmt: skip
+    assert key.read_text() == "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n"
+    assert key.stat().st_mode & 0o777 == 0o600, "ssh refuses a key that others can read"
+    assert known.read_text() == "scoring.example.com ssh-ed25519 AAAA\n"
+
+
+def test_rollout_command__without_a_target_names_what_to_set(tmp_path):
+    with pytest.raises(RuntimeError, match="^set DEPLOY_HOST and DEPLOY_DIR .* or ROLLOUT_COMMAND"):
+        rollout_command("c0de", {}, tmp_path)
+    assert rollout_command("c0de", {"DEPLOY_HOST": "h", "DEPLOY_DIR": "d"}, tmp_path) == [
+        "ssh", "-o", "BatchMode=yes", "h",
+        "cd d && export IMAGE_TAG=c0de && "
+        "docker compose pull scorer && docker compose up -d scorer",
+    ]  # fmt: skip
+
+
+def test_cli_deploy__a_failed_rollout_says_why(store, rides, live, monkeypatch, capsys):
+    released(rides, alpha=1.0)
+    url = live(create_app())
+    monkeypatch.setenv("ROLLOUT_COMMAND", "exit 3")
+    with pytest.raises(SystemExit) as stop:
+        main(["deploy", "--url", url, "--image-tag", "c0de"])
+    assert stop.value.code == 1
+    said = capsys.readouterr().err
+    assert "deploy failed: the rollout command failed (exit 3): no output" in said
+
+
+def git(folder: Path, *args: str) -> str:
+    """Run git in `folder` as a person with an identity; returns what it printed."""
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    done = subprocess.run(["git", *identity, *args], cwd=folder, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def commit(folder: Path, files: dict[str, str]) -> str:
+    """Write `files` and commit them; returns the commit."""
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", f"Change {', '.join(files)}")
+    return git(folder, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A git repository with a project's layout, one commit."""
+    git(tmp_path, "init", "-q")
+    files = {"src/pkg/serve.py": "", "uv.lock": "", "README.md": "", "params.yaml": ""}
+    commit(tmp_path, files)
+    return tmp_path
+
+
+def test_code_changed__what_the_image_is_built_from_decides(repo):
+    first = git(repo, "rev-parse", "HEAD")
+    docs = commit(repo, {"README.md": "more words", "params.yaml": "alpha: 2"})
+    assert code_changed(first, folder=repo) == (
+        False, f"nothing the image is built from changed since {first[:12]}"
+    )  # fmt: skip
+    commit(repo, {"src/pkg/serve.py": "fixed = True"})
+    assert code_changed(docs, folder=repo) == (
+        True, f"changed since {docs[:12]}: src/pkg/serve.py"
+    )  # fmt: skip
+    names = ["uv.lock", "Dockerfile", "pyproject.toml", "src/pkg/new.py", ".dockerignore"]
+    commit(repo, {name: "changed" for name in names})
+    changed, why = code_changed(docs, folder=repo)
+    assert changed and why.endswith(": .dockerignore, Dockerfile, pyproject.toml and 3 more")
+
+
+def test_code_changed__without_an_earlier_commit_it_builds(repo):
+    assert code_changed("", folder=repo) == (True, "no earlier commit to compare with")
+    assert code_changed("0" * 40, folder=repo) == (True, "no earlier commit to compare with")
+    gone = "1234567890abcdef1234567890abcdef12345678"  # as after a force push
+    assert code_changed(gone, folder=repo) == (
+        True, f"the earlier commit {gone} is not in this clone"
+    )  # fmt: skip
+
+
+def test_code_changed__outside_a_git_repository_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="'HEAD' is not a commit of a git repository at"):
+        code_changed("", folder=tmp_path)
+
+
+def test_cli_changed__prints_a_step_output_and_why(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo)
+    first = git(repo, "rev-parse", "HEAD")
+    main(["changed", first])
+    out, err = capsys.readouterr()
+    assert out == "code=false\n"
+    assert err == f"no image to build: nothing the image is built from changed since {first[:12]}\n"
+    main(["changed"])  # a run by hand: no earlier commit
+    out, err = capsys.readouterr()
+    assert (out, err) == ("code=true\n", "build the image: no earlier commit to compare with\n")

@@ -4,13 +4,14 @@ import argparse
 import json
 import os
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import registry, tracking
 from .config import PARAMS_FILE, Settings, load_settings
 from .data import clean, month_path, read_month
-from .deploy import PID_FILE, recorded_pid, stop_local
+from .deploy import PID_FILE, code_changed, recorded_pid, stop_local
 from .deploy import deploy as deploy_champion
 from .evaluate import floor_problem, rmse
 from .predict import PREDICTION, predict
@@ -76,7 +77,16 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy", help="make the service serve the current champion")
     deploy.add_argument("--url", help="a running service to reload (default: the local one)")
     deploy.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
+    deploy.add_argument(
+        "--image-tag",
+        help="first roll this image out to the service (docker compose over ssh, see the README)",
+    )
     commands.add_parser("decision", help="the gate's last decision, as GitHub step outputs")
+    changed = commands.add_parser(
+        "changed", help="whether the image's code changed since a commit, as a GitHub step output"
+    )
+    changed.add_argument("base", nargs="?", default="", help="the earlier commit (none: changed)")
+    changed.add_argument("--head", default="HEAD", help="the later commit")
     return parser
 
 
@@ -126,7 +136,10 @@ def _run(args: argparse.Namespace) -> None:
             raise ValueError(problem)
         tracking.connect()
         app = create_app(
-            reload_seconds=args.reload_seconds, token=token, max_body_bytes=args.max_body_bytes
+            reload_seconds=args.reload_seconds,
+            token=token,
+            max_body_bytes=args.max_body_bytes,
+            code_version=os.environ.get("CODE_VERSION") or None,  # the image's commit
         )
         with recorded_pid(args.pid_file):
             uvicorn.run(app, host=args.host, port=args.port)
@@ -138,10 +151,14 @@ def _run(args: argparse.Namespace) -> None:
         if champion is None:
             raise ValueError("the registry has no champion yet: run the pipeline (dvc repro)")
         try:
-            print(deploy_champion(champion, args.url, args.port))
+            print(deploy_champion(champion, args.url, args.port, args.image_tag))
         except RuntimeError as error:
             raise ValueError(f"deploy failed: {error}") from None
     elif args.command == "decision":
         decision = json.loads(DEFAULTS.gate_path.read_text())
         print(f"promoted={str(decision['promoted']).lower()}")
         print(f"version={decision['challenger_version']}")
+    elif args.command == "changed":
+        changed, why = code_changed(args.base, args.head)
+        print(f"code={str(changed).lower()}")
+        print(f"{'build the image' if changed else 'no image to build'}: {why}", file=sys.stderr)

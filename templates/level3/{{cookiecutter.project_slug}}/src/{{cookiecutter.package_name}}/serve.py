@@ -84,6 +84,9 @@ class Predictions(BaseModel):
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
     model_version: str
+    code_version: str | None = Field(
+        default=None, description="the commit the image was built from; absent without one"
+    )
 
 
 class ModelInfo(BaseModel):
@@ -394,9 +397,11 @@ def create_app(
     reload_seconds: float = 0,
     token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    code_version: str | None = None,
 ) -> FastAPI:
     """The service; it starts even without a champion, and is healthy once one is loaded.
-    With a `token`, POST /reload needs it as a bearer token."""
+    With a `token`, POST /reload needs it as a bearer token. /health names the `code_version`
+    (the image's commit), so a rollout can check that it took effect."""
     champion = champion or Champion()
 
     @asynccontextmanager
@@ -449,10 +454,10 @@ def create_app(
         minutes = predict_minutes(release, batch)
         return Predictions(predictions=minutes, model_version=release.version)
 
-    @app.get("/health", responses=errors(503))
+    @app.get("/health", responses=errors(503), response_model_exclude_none=True)
     def health() -> Health:
         """200 once a champion is loaded, 503 before."""
-        return Health(status="ok", model_version=serving().version)
+        return Health(status="ok", model_version=serving().version, code_version=code_version)
 
     @app.get("/model", responses=errors(503))
     def model() -> ModelInfo:

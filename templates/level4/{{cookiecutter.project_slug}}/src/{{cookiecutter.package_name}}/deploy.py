@@ -1,20 +1,28 @@
 """Put the registry's champion in service: reload a running service, or start one locally;
-and stop the local one."""
+and stop the local one. When the code changed, roll its image out to the target first."""
 
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 LOCAL_URL = "http://127.0.0.1:{port}"
 PID_FILE = Path("serve.pid")  # written by the local service itself, for `make stop`
+# What the image is built from (see the Dockerfile). README.md is copied too, but only for the
+# package's metadata: a change there alone ships no new behaviour, so it builds no image.
+IMAGE_INPUTS = ("src", "pyproject.toml", "uv.lock", "Dockerfile", ".dockerignore")
+ROLLOUT_SECONDS = 300  # for the rollout command, then again for the new code to answer
+# On the target host, in DEPLOY_DIR: pull the image tagged with the commit, replace the service.
+COMPOSE_ROLLOUT = "docker compose pull scorer && docker compose up -d scorer"
 
 
 def call(url: str, method: str = "GET", timeout: float = 10) -> tuple[int, dict]:
@@ -105,10 +113,88 @@ def wait_healthy(url: str, seconds: float = 90) -> dict:
     raise RuntimeError(f"{url} did not become healthy within {seconds:.0f} s")
 
 
-def deploy(expected_version: str, url: str | None = None, port: int = 8000) -> str:
+def rollout_command(tag: str, env: Mapping[str, str], secrets: Path) -> list[str]:
+    """The command that replaces the target's service with the image `tag`: ROLLOUT_COMMAND if
+    set (a shell line; $IMAGE_TAG is the tag), else docker compose on DEPLOY_HOST over ssh. The
+    ssh key and the host's known key, when given, go to files in `secrets`, never on a command
+    line."""
+    if env.get("ROLLOUT_COMMAND"):
+        return ["sh", "-c", env["ROLLOUT_COMMAND"]]
+    missing = [name for name in ("DEPLOY_HOST", "DEPLOY_DIR") if not env.get(name)]
+    if missing:
+        raise RuntimeError(
+            f"set {' and '.join(missing)} (the host that runs docker compose, over ssh, and its "
+            "folder with docker-compose.yml), or ROLLOUT_COMMAND, to roll an image out"
+        )
+    ssh = ["ssh", "-o", "BatchMode=yes"]
+    if env.get("DEPLOY_SSH_KEY"):
+        key = secrets / "deploy_key"
+        with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(env["DEPLOY_SSH_KEY"].strip() + "\n")
+        ssh += ["-i", str(key), "-o", "IdentitiesOnly=yes"]
+    if env.get("DEPLOY_KNOWN_HOSTS"):
+        known = secrets / "known_hosts"
+        known.write_text(env["DEPLOY_KNOWN_HOSTS"].strip() + "\n")
+        ssh += ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
+    remote = f"cd {shlex.quote(env['DEPLOY_DIR'])} && export IMAGE_TAG={shlex.quote(tag)} && "
+    return [*ssh, env["DEPLOY_HOST"], remote + COMPOSE_ROLLOUT]
+
+
+def wait_for_code(url: str, code_version: str, seconds: float = ROLLOUT_SECONDS) -> None:
+    """Wait until the service at `url` is healthy, and check that it runs `code_version`. The
+    rollout command has replaced the old service by then (`docker compose up -d` stops the old
+    container before it returns), so the first healthy answer is the new service's."""
+    served = wait_healthy(url, seconds).get("code_version")
+    if served != code_version:
+        raise RuntimeError(
+            f"{url} runs code {served or 'of no version (no CODE_VERSION)'}, not {code_version}: "
+            "the rollout did not take effect"
+        )
+
+
+def rollout(
+    tag: str,
+    url: str,
+    env: Mapping[str, str],
+    command_seconds: float = ROLLOUT_SECONDS,
+    wait_seconds: float = ROLLOUT_SECONDS,
+) -> str:
+    """Replace the service at `url` with the image `tag` (see `rollout_command`), then wait until
+    it answers with that code; returns a line saying what happened."""
+    with tempfile.TemporaryDirectory(prefix="rollout-") as secrets:
+        command = rollout_command(tag, env, Path(secrets))
+        try:
+            done = subprocess.run(
+                command,
+                env={**env, "IMAGE_TAG": tag},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=command_seconds,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(
+                f"the rollout command did not finish within {command_seconds:.0f} s"
+            ) from None
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        raise RuntimeError(f"the rollout command failed (exit {done.returncode}): {said}")
+    wait_for_code(url, tag, wait_seconds)
+    return f"rolled out code {tag} to {url}"
+
+
+def deploy(
+    expected_version: str,
+    url: str | None = None,
+    port: int = 8000,
+    image_tag: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
     """Make the service at `url` (default: the local one, started if needed) serve
-    `expected_version`; returns a line saying what happened."""
+    `expected_version`; with an `image_tag`, roll that image out to it first (configured by
+    `env`, default os.environ). Returns a line saying what happened."""
     target = url or LOCAL_URL.format(port=port)
+    rolled = rollout(image_tag, target, os.environ if env is None else env) if image_tag else ""
     status, _ = call(f"{target}/health", timeout=2)
     if status == 0:
         if url:
@@ -137,4 +223,30 @@ def deploy(expected_version: str, url: str | None = None, port: int = 8000) -> s
         raise RuntimeError(
             f"{target} serves version {served.get('version')}, not the champion {expected_version}"
         )
-    return f"{action}; serving champion version {expected_version}"
+    return "; ".join(filter(None, [rolled, action, f"serving champion version {expected_version}"]))
+
+
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True)
+
+
+def code_changed(
+    base: str | None, head: str = "HEAD", folder: Path = Path(".")
+) -> tuple[bool, str]:
+    """Whether anything the image is built from differs between the commits `base` and `head`,
+    and why. With no base to compare with (a first push, a run by hand, a base that this clone
+    does not have), the answer is yes: building once too often is safe, shipping stale code not."""
+    if _git(folder, "rev-parse", "--verify", "--quiet", f"{head}^0").returncode != 0:
+        raise ValueError(f"{head!r} is not a commit of a git repository at {folder.resolve()}")
+    if not base or not base.strip("0"):  # GitHub sends 40 zeros before a branch's first push
+        return True, "no earlier commit to compare with"
+    if _git(folder, "rev-parse", "--verify", "--quiet", f"{base}^0").returncode != 0:
+        return True, f"the earlier commit {base} is not in this clone"
+    diff = _git(folder, "diff", "--name-only", base, head, "--", *IMAGE_INPUTS)
+    if diff.returncode != 0:
+        raise ValueError(f"git diff {base} {head} failed: {diff.stderr.strip()}")
+    changed = diff.stdout.splitlines()
+    if not changed:
+        return False, f"nothing the image is built from changed since {base[:12]}"
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    return True, f"changed since {base[:12]}: {', '.join(changed[:3])}{more}"

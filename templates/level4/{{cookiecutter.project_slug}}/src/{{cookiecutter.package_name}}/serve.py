@@ -115,6 +115,9 @@ class Stored(BaseModel):
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
     model_version: str
+    code_version: str | None = Field(
+        default=None, description="the commit the image was built from; absent without one"
+    )
 
 
 class ModelInfo(BaseModel):
@@ -489,9 +492,11 @@ def create_app(
     token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     prediction_log: PredictionLog | None = None,
+    code_version: str | None = None,
 ) -> FastAPI:
     """The service; it starts even without a champion, and is healthy once one is loaded.
-    With a `token`, POST /reload and POST /feedback need it as a bearer token."""
+    With a `token`, POST /reload and POST /feedback need it as a bearer token. /health names
+    the `code_version` (the image's commit), so a rollout can check that it took effect."""
     champion = champion or Champion()
     prediction_log = prediction_log or PredictionLog()
     group_commit = GroupCommit(prediction_log)
@@ -572,10 +577,10 @@ def create_app(
             return refused(outcome, items, batch is feedback)
         return Stored(stored=outcome.stored, already_stored=outcome.already_stored)
 
-    @app.get("/health", responses=errors(503))
+    @app.get("/health", responses=errors(503), response_model_exclude_none=True)
     def health() -> Health:
         """200 once a champion is loaded, 503 before."""
-        return Health(status="ok", model_version=serving().version)
+        return Health(status="ok", model_version=serving().version, code_version=code_version)
 
     @app.get("/model", responses=errors(503))
     def model() -> ModelInfo:

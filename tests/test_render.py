@@ -66,8 +66,14 @@ EXPECTED_FILES[3] = EXPECTED_FILES[2] | {
 }
 EXPECTED_FILES[4] = EXPECTED_FILES[3] | {
     ".github/workflows/retrain.yml",
-    *(f"src/{{package}}/{name}.py" for name in ("monitor", "predlog", "replay", "retrain")),
-    *(f"tests/test_{name}.py" for name in ("monitor", "predlog", "registry", "replay", "retrain")),
+    *(
+        f"src/{{package}}/{name}.py"
+        for name in ("dashboard", "monitor", "predlog", "replay", "retrain")
+    ),
+    *(
+        f"tests/test_{name}.py"
+        for name in ("dashboard", "monitor", "predlog", "registry", "replay", "retrain")
+    ),
 }
 ANSWER_SETS = {"default": {}, "odd": ODD_ANSWERS}
 CASES = [(level, name) for level in ladder.levels() for name in ANSWER_SETS]

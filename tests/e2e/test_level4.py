@@ -187,9 +187,10 @@ def test_d_a_retraining_killed_part_way__changes_nothing(level4, env, service, c
     assert http(f"{service}/predict", RIDE)[0] == 200
 
 
-def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downtime(
-    level4, env, service, chapter_d
-):
+@pytest.fixture(scope="module")
+def chapter_b(level4, env, service, chapter_d) -> dict:
+    """Congestion with its ground truth: the retraining that recovers the error, with requests
+    in flight while the service reloads; then a month served by the new champion."""
     old = replay(level4, env, service, "2024-05", "congestion", rides=1500)
     failures, stop = [], threading.Event()
 
@@ -206,16 +207,42 @@ def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downti
     finally:
         stop.set()
         load.join()
-    assert "recovered: took over the retraining lock" in done.stdout, done.stdout
-    assert "recovered: marked run" in done.stdout, "the killed run is cleaned up"
-    assert "retrained and promoted" in done.stdout, done.stdout
-    assert failures == [], "no request failed while the champion changed"
-    versions, champion = registry_state(level4, env)
-    assert versions == [1, 2, 3] and champion == "3"
-    assert served_version(service) == "3"
-    new = replay(level4, env, service, "2024-06", "congestion", rides=1500)
+    state = {"old": old, "printed": done.stdout, "failures": failures}
+    state["registry"], state["served"] = registry_state(level4, env), served_version(service)
+    state["new"] = replay(level4, env, service, "2024-06", "congestion", rides=1500)
+    return state
+
+
+def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downtime(chapter_b):
+    printed, old, new = chapter_b["printed"], chapter_b["old"], chapter_b["new"]
+    assert "recovered: took over the retraining lock" in printed, printed
+    assert "recovered: marked run" in printed, "the killed run is cleaned up"
+    assert "retrained and promoted" in printed, printed
+    assert chapter_b["failures"] == [], "no request failed while the champion changed"
+    assert chapter_b["registry"] == ([1, 2, 3], "3") and chapter_b["served"] == "3"
     assert new["versions"] == ["3"]
     assert new["live_rmse"] < old["live_rmse"] - 2, (old, new)
+
+
+def test_b_dashboard__the_error_rising_the_retrainings_and_the_error_falling(
+    level4, env, chapter_b
+):
+    cli(level4, env, "monitor")  # judges June, served by version 3
+    printed = ladder.run("make dashboard", level4, env=env, capture_output=True, text=True)
+    page = level4 / "reports" / "monitoring" / "dashboard.html"
+    assert printed.stdout.strip().endswith("dashboard -> reports/monitoring/dashboard.html")
+    text = page.read_text()
+    assert not pages.external_references(text) and "<script" not in text
+    assert "v2 rejected" in text and "v3 promoted" in text, "both retraining decisions"
+    assert "RMSE" in text and "beats the champion" in text, "with the gate's reasons"
+    live = [float(value) for value in re.findall(r": (\d+\.\d+)</title>", text.split("<svg")[1])]
+    peak = live.index(max(live))
+    assert live[0] < 6.0 < live[peak] and live[-1] < live[peak] - 2, live  # up, then down
+    summary = json.loads((level4 / "reports" / "monitoring" / "summary.json").read_text())
+    assert summary["model_version"] == "3" and f": {summary['live_rmse']:.2f}</title>" in text
+    if pages.CHROMIUM:
+        drawn = pages.offline_dom(page)
+        assert drawn.count("<svg") == 3 and "v3 promoted" in drawn
 
 
 def test_lock__an_overlapping_retraining_is_refused(level4, env):

@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import registry, tracking
 from .config import PARAMS_FILE, Settings, load_settings
+from .dashboard import build as build_dashboard
 from .data import clean, month_path, read_month
 from .deploy import PID_FILE, code_changed, recorded_pid, stop_local
 from .deploy import deploy as deploy_champion
@@ -93,6 +94,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     changed.add_argument("--head", default="HEAD", help="the later commit")
 
     commands.add_parser("monitor", help="drift and live error of the logged traffic; a report")
+    commands.add_parser(
+        "dashboard", help="the monitoring runs and retraining decisions over time, as one page"
+    )
     retrain = commands.add_parser(
         "retrain-if-needed", help="monitor; retrain and release through the gate if needed"
     )
@@ -188,6 +192,8 @@ def _run(args: argparse.Namespace) -> None:
 
         print(json.dumps(monitor.summary(*monitor.run(DEFAULTS, PredictionLog())), indent=2))
         print(f"report -> {DEFAULTS.monitoring_dir / 'report.html'}")
+    elif args.command == "dashboard":
+        print(f"dashboard -> {build_dashboard(DEFAULTS, PredictionLog())}")
     elif args.command == "retrain-if-needed":
         from .retrain import retrain_if_needed  # imported here: Evidently takes seconds to import
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 
-from . import monitor, registry, tracking
+from . import dashboard, monitor, registry, tracking
 from .config import Settings
 from .data import TARGET
 from .deploy import LOCAL_URL, call, deploy, stop_local
@@ -138,6 +138,8 @@ def retrain_if_needed(
     with settings.retraining_path.open("a") as decisions:
         entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(outcome)}
         decisions.write(json.dumps(entry) + "\n")
+    if outcome.figures:  # a monitoring run happened: the dashboard shows it, and the decision
+        dashboard.build(settings, log)
     return outcome
 
 

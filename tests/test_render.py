@@ -223,10 +223,18 @@ def test_render__the_image_is_slim_non_root_health_checked_and_runs_serve(bake, 
 @pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 3])
 def test_render__compose_runs_tracking_server_on_postgresql_and_the_service(bake, level):
     compose = yaml.safe_load((bake(level) / "docker-compose.yml").read_text())
-    assert set(compose["services"]) == {"postgres", "mlflow", "scorer"}
+    scaled = {"predictions", "proxy"} if level >= 4 else set()  # replicas on one PostgreSQL log
+    assert set(compose["services"]) == {"postgres", "mlflow", "scorer", *scaled}
     server = compose["services"]["mlflow"]["command"]
     for option in ("postgresql+psycopg2://", "--serve-artifacts", "--workers 1"):
         assert option in server
     assert compose["services"]["scorer"]["environment"]["MLFLOW_TRACKING_URI"] == (
         "http://mlflow:5000"
     )
+    if scaled:
+        scorer = compose["services"]["scorer"]
+        assert scorer["deploy"]["replicas"] >= 2 and "ports" not in scorer, "behind the proxy"
+        assert scorer["environment"]["PREDICTION_LOG_URL"].startswith("postgresql+psycopg2://")
+        assert "--group team" in (bake(level) / "Dockerfile").read_text(), "the image has psycopg2"
+        assert compose["services"]["proxy"]["ports"] == ["127.0.0.1:8000:8000"]
+        assert "server scorer:8000" in compose["configs"]["proxy"]["content"]

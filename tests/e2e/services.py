@@ -97,9 +97,15 @@ def dockerfile_command(project: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def scoring_service(project: Path, tracking_uri: str, token: str | None = None) -> Iterator[str]:
+def scoring_service(
+    project: Path,
+    tracking_uri: str,
+    token: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
     """The project's service, started with the container's own command in the project's venv;
-    with a `token`, its write endpoints need it (SERVICE_TOKEN)."""
+    with a `token`, its write endpoints need it (SERVICE_TOKEN); `extra_env` adds settings
+    (PREDICTION_LOG_URL, say)."""
     command = dockerfile_command(project)
     command[0] = str(project / ".venv" / "bin" / command[0])
     port = free_port()
@@ -109,9 +115,10 @@ def scoring_service(project: Path, tracking_uri: str, token: str | None = None) 
         "SERVE_HOST": "127.0.0.1",
         "SERVE_PORT": str(port),
         **({"SERVICE_TOKEN": token} if token else {}),
+        **(extra_env or {}),
     }
     url = f"http://127.0.0.1:{port}"
-    log = project.parent / f"{project.name}-serve.log"
+    log = project.parent / f"{project.name}-serve-{port}.log"
     with background(command, project, env, log) as process:
         wait_for(f"{url}/health", process)
         yield url
@@ -170,6 +177,15 @@ def postgres() -> Iterator[str]:
         while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
             time.sleep(0.2)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def create_database(url: str, name: str) -> str:
+    """Another database on the PostgreSQL server of `url` (from `postgres()`); its URL."""
+    server, _ = url.rsplit("/", 1)
+    port = server.rsplit(":", 1)[1]
+    createdb = [_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", port, "-U", "mlflow", name]
+    subprocess.run(createdb, check=True, capture_output=True)
+    return f"{server}/{name}"
 
 
 @contextlib.contextmanager

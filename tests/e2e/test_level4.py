@@ -19,7 +19,7 @@ import pages
 import pytest
 from gha import run_workflow
 from runs import git_commit_all, in_project, set_param
-from services import free_port, fuzz, http, scoring_service
+from services import create_database, free_port, fuzz, http, postgres, scoring_service
 
 pytestmark = [pytest.mark.levels(4), pytest.mark.xdist_group("level4")]
 
@@ -261,6 +261,81 @@ def test_lock__an_overlapping_retraining_is_refused(level4, env):
     finally:
         holder.kill()
         holder.wait()
+
+
+LOGGED_IDS = """
+import json
+from {package}.predlog import PredictionLog
+log = PredictionLog()
+print(log.count(), json.dumps(sorted(set(log.window(100_000)["request_id"]))))
+"""
+ANOTHER_HOST = """
+import socket, time
+from datetime import timedelta
+socket.gethostname = lambda: "scorer-b.example"  # a process of another host, as the lock sees it
+from {package}.predlog import PredictionLog
+print(PredictionLog().acquire("retraining", timedelta(hours=1))[0], flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.xdist_group("level4-team")  # on its own copy: the other worker may take it
+def test_team_scale__two_services_share_a_postgresql_log_and_lose_no_row(copy_of):
+    """Two service processes on one prediction log in PostgreSQL: 10,000 requests from 32
+    clients across both leave exactly one row per answer. The retraining lock lives there too:
+    held by another host's process, it refuses a retraining here."""
+    project = copy_of(4)
+    ladder.run("uv sync --locked --quiet --inexact --group team", project)
+    tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
+    with postgres() as database:
+        log_url = create_database(database, "predictions")
+        env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": tracking_uri,
+               "PREDICTION_LOG_URL": log_url}  # fmt: skip
+        shared = {"PREDICTION_LOG_URL": log_url}
+        with (
+            scoring_service(project, tracking_uri, extra_env=shared) as one,
+            scoring_service(project, tracking_uri, extra_env=shared) as two,
+        ):
+            work: queue.Queue = queue.Queue()
+            for number in range(10_000):
+                work.put((one, two)[number % 2])
+            answered: list[str] = []
+            statuses: list[int] = []
+
+            def client() -> None:
+                while True:
+                    try:
+                        url = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    status, body = http(f"{url}/predict", RIDE)
+                    statuses.append(status)
+                    if status == 200:
+                        answered.append(body["request_id"])
+
+            clients = [threading.Thread(target=client) for _ in range(32)]
+            for thread in clients:
+                thread.start()
+            for thread in clients:
+                thread.join()
+        assert statuses.count(200) == 10_000, set(statuses)
+        printed = in_project(project, LOGGED_IDS.format(package=project.name), env)
+        count, logged = printed.strip().splitlines()[-1].split(" ", 1)
+        assert int(count) == 10_000 and json.loads(logged) == sorted(answered)
+
+        holder = subprocess.Popen(
+            [str(project / ".venv" / "bin" / "python"), "-c",
+             ANOTHER_HOST.format(package=project.name)],
+            cwd=project, env=env, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert holder.stdout.readline().startswith("scorer-b.example:")
+            done = cli(project, env, "retrain-if-needed", check=False)
+        finally:
+            holder.kill()
+            holder.wait()
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert "retraining is held by scorer-b.example:" in done.stderr
 
 
 def test_e_prediction_log__32_clients_10000_requests_10000_rows(level4, env, service):

@@ -23,6 +23,7 @@ from {{ cookiecutter.package_name }}.deploy import (
     deploy,
     rollout,
     rollout_command,
+    settled,
     stop_local,
     wait_healthy,
 )
@@ -65,7 +66,16 @@ def test_deploy__a_service_that_still_serves_another_version_is_an_error(store, 
     version = released(rides, alpha=1.0).challenger_version
     url = live(create_app())
     with pytest.raises(RuntimeError, match=f"serves version {version}, not the champion 7"):
-        deploy("7", url)
+        deploy("7", url, settle=0)
+
+
+def test_settled__waits_for_a_replica_that_loads_the_champion_at_its_next_poll(store, rides, live):
+    first = released(rides, alpha=1e6).challenger_version
+    replica = live(create_app(reload_seconds=0.2))  # one that no POST /reload reaches
+    assert call(f"{replica}/model")[1]["version"] == first
+    second = released(rides, alpha=1.0).challenger_version
+    assert settled(replica, second, seconds=30) == (True, second)
+    assert settled(replica, "99", seconds=0) == (False, second)
 
 
 def test_deploy__a_failing_reload_is_an_error_with_the_service_s_answer(store, live):

@@ -102,6 +102,24 @@ def stop_local(pid_file: Path = PID_FILE, seconds: float = 30) -> str:
     return done
 
 
+def settled(url: str, version: str, seconds: float, in_a_row: int = 4) -> tuple[bool, str]:
+    """Wait until /model names `version` in `in_a_row` answers in a row: behind a proxy, each
+    may come from another replica, and the replicas that did not get the POST /reload load the
+    champion at their next registry poll (RELOAD_SECONDS). Returns whether they agreed within
+    `seconds`, and the version seen last."""
+    deadline, streak, seen = time.monotonic() + seconds, 0, None
+    while streak < in_a_row:
+        seen = call(f"{url}/model")[1].get("version")
+        if seen == version:
+            streak += 1
+            continue
+        streak = 0
+        if time.monotonic() >= deadline:
+            return False, str(seen)
+        time.sleep(0.5)
+    return True, version
+
+
 def wait_healthy(url: str, seconds: float = 90) -> dict:
     """Wait until the service says it serves a model; returns its /health body."""
     deadline = time.monotonic() + seconds
@@ -189,10 +207,12 @@ def deploy(
     port: int = 8000,
     image_tag: str | None = None,
     env: Mapping[str, str] | None = None,
+    settle: float = 60,
 ) -> str:
     """Make the service at `url` (default: the local one, started if needed) serve
     `expected_version`; with an `image_tag`, roll that image out to it first (configured by
-    `env`, default os.environ). Returns a line saying what happened."""
+    `env`, default os.environ). Replicas behind a proxy get `settle` seconds to agree. Returns
+    a line saying what happened."""
     target = url or LOCAL_URL.format(port=port)
     rolled = rollout(image_tag, target, os.environ if env is None else env) if image_tag else ""
     status, _ = call(f"{target}/health", timeout=2)
@@ -218,11 +238,9 @@ def deploy(
         if status != 200:
             raise RuntimeError(f"{target}/reload answered {status}: {body}")
         action = f"reloaded {target}: version {body['previous_version']} -> {body['version']}"
-    _, served = call(f"{target}/model")
-    if served.get("version") != expected_version:
-        raise RuntimeError(
-            f"{target} serves version {served.get('version')}, not the champion {expected_version}"
-        )
+    agreed, seen = settled(target, expected_version, settle)
+    if not agreed:
+        raise RuntimeError(f"{target} serves version {seen}, not the champion {expected_version}")
     return "; ".join(filter(None, [rolled, action, f"serving champion version {expected_version}"]))
 
 

@@ -113,7 +113,8 @@ def main() -> int:
             monitoring.append(json.loads(done.stdout.strip().splitlines()[-1]))
         without = latency(level3, args.requests, args.seconds)
         with_log = latency(level4, args.requests, args.seconds)
-        (level4 / "bench-predictions.db").unlink(missing_ok=True)
+        for end in ("", "-wal", "-shm"):
+            (level4 / f"bench-predictions.db{end}").unlink(missing_ok=True)
 
     print("\nMonitoring (read the window from SQLite + Evidently drift report + live RMSE)\n")
     print(f"{'rows':>9} | {'read s':>7} {'total s':>8} | {'peak MB':>8} {'added MB':>9}")

@@ -9,6 +9,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,7 +20,15 @@ import pages
 import pytest
 from gha import run_workflow
 from runs import git_commit_all, in_project, set_param
-from services import create_database, free_port, fuzz, http, postgres, scoring_service
+from services import (
+    create_database,
+    free_port,
+    fuzz,
+    http,
+    mlflow_server,
+    postgres,
+    scoring_service,
+)
 
 pytestmark = [pytest.mark.levels(4), pytest.mark.xdist_group("level4")]
 
@@ -281,16 +290,20 @@ time.sleep(120)
 
 @pytest.mark.xdist_group("level4-team")  # on its own copy: the other worker may take it
 def test_team_scale__two_services_share_a_postgresql_log_and_lose_no_row(copy_of):
-    """Two service processes on one prediction log in PostgreSQL: 10,000 requests from 32
-    clients across both leave exactly one row per answer. The retraining lock lives there too:
-    held by another host's process, it refuses a retraining here."""
+    """Two service processes on one prediction log in PostgreSQL, with MLflow on its tracking
+    server: 10,000 requests from 32 clients across both leave exactly one row per answer. The
+    retraining lock lives there too: held by another host's process, it refuses a retraining."""
     project = copy_of(4)
     ladder.run("uv sync --locked --quiet --inexact --group team", project)
-    tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
-    with postgres() as database:
+    for made in ("mlflow.db", "mlruns", ".dvc/cache/runs", "reports/gate.json"):  # a new registry
+        path = project / made
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    with postgres() as database, mlflow_server(project, database) as tracking_uri:
         log_url = create_database(database, "predictions")
         env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": tracking_uri,
                "PREDICTION_LOG_URL": log_url}  # fmt: skip
+        ladder.run("uv run dvc repro --force", project, env=env)  # a champion on the server
+        assert not (project / "mlflow.db").exists(), "team mode must not touch SQLite"
         shared = {"PREDICTION_LOG_URL": log_url}
         with (
             scoring_service(project, tracking_uri, extra_env=shared) as one,

@@ -180,6 +180,8 @@ def test_retrain_if_needed__normal_traffic_needs_nothing(champion, log, capsys):
     assert decisions() == [{**decisions()[0], "action": "no action", "deployed": None}]
     for report in ("report.html", "summary.json", "trend.csv"):
         assert (SETTINGS.monitoring_dir / report).is_file()
+    trend = pd.read_csv(SETTINGS.monitoring_dir / "trend.csv")  # valid CSV, JSON where it nests
+    assert set(json.loads(trend["column_scores"].iloc[-1])) >= {"trip_distance", "prediction"}
 
     main(["monitor"])
     assert '"action": "no action"' in capsys.readouterr().out

@@ -41,7 +41,7 @@ def test_compare__finds_added_changed_and_removed_files():
 
 
 # Measured on the default answers (see the closing notes); a floor just under each figure.
-SURVIVAL_FLOOR = {(0, 1): 0.50, (1, 2): 0.94, (2, 3): 0.95, (3, 4): 0.97}
+SURVIVAL_FLOOR = {(0, 1): 0.50, (1, 2): 0.92, (2, 3): 0.95, (3, 4): 0.97}
 
 
 @pytest.mark.parametrize(("low", "high"), PAIRS, ids=[f"{a}to{b}" for a, b in PAIRS])

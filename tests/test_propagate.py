@@ -10,7 +10,7 @@ from runs import commit
 
 PROJECT = "{{cookiecutter.project_slug}}"
 CLI = f"{PROJECT}/src/{{{{cookiecutter.package_name}}}}/cli.py"
-HELP = 'help="write simulated monthly trip records"'
+HELP = '"write simulated monthly trip records",'
 
 
 @pytest.fixture
@@ -50,20 +50,20 @@ def drifts(templates: Path, tmp_path: Path) -> dict[str, bool]:
 
 
 def test_propagate__a_one_line_edit_in_level_2_reaches_levels_3_and_4(templates, tmp_path):
-    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
+    edit(templates, 2, CLI, HELP, '"write simulated months of rides",')
 
     steps = propagate.propagate(2, [f"templates/level2/{CLI}"], templates)
 
     assert [(step.level, step.action) for step in steps] == [(3, "updated"), (4, "updated")]
     for level in (3, 4):
         text = (templates / f"level{level}" / CLI).read_text()
-        assert 'help="write simulated months of rides"' in text and HELP not in text
+        assert '"write simulated months of rides",' in text and HELP not in text
         assert "def main" in text and ("serve" in text)  # the level's own lines stay
     assert drifts(templates, tmp_path) == {"0-1": False, "1-2": True, "2-3": False, "3-4": False}
 
 
 def test_propagate__a_second_run_finds_every_level_the_same(templates, capsys):
-    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
+    edit(templates, 2, CLI, HELP, '"write simulated months of rides",')
     assert propagate.propagate(2, [CLI], templates)[0].action == "updated"
     before = snapshot(templates)
 
@@ -76,9 +76,9 @@ def test_propagate__a_second_run_finds_every_level_the_same(templates, capsys):
 def conflicting_edits(templates: Path, level: int, monkeypatch) -> dict[str, bytes]:
     """`level` words the help string its own way (committed), then level 2 edits it; the
     templates as they are before propagating, with ladder pointed at them."""
-    edit(templates, level, CLI, HELP, 'help="simulate rides"')
+    edit(templates, level, CLI, HELP, '"simulate rides",')
     commit(templates.parent, f"Level {level} words it its own way")
-    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
+    edit(templates, 2, CLI, HELP, '"write simulated months of rides",')
     monkeypatch.setattr(ladder, "TEMPLATES", templates)
     return snapshot(templates)
 
@@ -94,7 +94,7 @@ def test_propagate__a_conflict_writes_nothing_and_names_the_level_and_file(
     assert snapshot(templates) == before
     assert f"  level 3  conflict templates/level3/{CLI}" in printed
     assert f"Conflict in level 3's {CLI}:\n<<<<<<< level 3\n" in printed
-    assert 'help="simulate rides"' in printed and ">>>>>>> level 2, edited" in printed
+    assert '"simulate rides",' in printed and ">>>>>>> level 2, edited" in printed
     assert "Nothing was written. Make the edit by hand in level 3" in printed
     assert "  python3 -m nox -s propagate -- 3 PATH...   (on from level 3)" in printed
     assert "--to" not in printed, "no level lies between 2 and the conflict"
@@ -113,14 +113,14 @@ def test_propagate__a_conflict_two_levels_up_says_how_to_reach_the_levels_betwee
     assert "propagate -- 4" not in printed, "level 4 is the top: nothing to carry on"
 
     # As advised: level 4 by hand, then the levels between with --to.
-    edit(templates, 4, CLI, 'help="simulate rides"', 'help="write simulated months of rides"')
+    edit(templates, 4, CLI, '"simulate rides",', '"write simulated months of rides",')
     assert propagate.main(["2", CLI, "--to", "3"]) == 0
     level3 = (templates / "level3" / CLI).read_text()
-    assert 'help="write simulated months of rides"' in level3
+    assert '"write simulated months of rides",' in level3
 
 
 def test_propagate__refuses_a_to_outside_the_levels_above(templates, monkeypatch, capsys):
-    edit(templates, 2, CLI, HELP, 'help="write simulated months of rides"')
+    edit(templates, 2, CLI, HELP, '"write simulated months of rides",')
     monkeypatch.setattr(ladder, "TEMPLATES", templates)
     assert propagate.main(["2", CLI, "--to", "2"]) == 2
     assert "--to 2: choose a level from 3 to 4" in capsys.readouterr().err

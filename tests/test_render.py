@@ -54,6 +54,7 @@ EXPECTED_FILES[2] = EXPECTED_FILES[1] | {
     "src/{package}/tracking.py",
     "src/{package}/artifacts.py",
     "tests/test_pipeline.py",
+    "tests/test_config.py",
 }
 EXPECTED_FILES[3] = EXPECTED_FILES[2] | {
     ".dockerignore",

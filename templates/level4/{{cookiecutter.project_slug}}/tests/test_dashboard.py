@@ -1,20 +1,22 @@
 """The monitoring dashboard: one page that holds the figures of every monitoring run and every
 retraining decision, and loads nothing from the network."""
 
-import dataclasses
 import json
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import Settings, load_settings, override
 from {{ cookiecutter.package_name }}.dashboard import build, chart
 from {{ cookiecutter.package_name }}.predlog import PredictionLog
 
 # What a page would load from elsewhere: a script, a style sheet, a font, an image, a frame.
 LOADS = re.compile(r"<script|<link|<img|<iframe|\ssrc=|\shref=|url\(|@import", re.IGNORECASE)
+
+PARAMS = ["--params", str(Path(__file__).parents[1] / "params.yaml")]
 
 
 def run(version: str, live_rmse: float | None, drift_share: float, action: str, reason: str):
@@ -26,10 +28,12 @@ def run(version: str, live_rmse: float | None, drift_share: float, action: str, 
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     monkeypatch.chdir(tmp_path)
-    return dataclasses.replace(
-        Settings(),
-        monitoring_dir=tmp_path / "reports" / "monitoring",
-        retraining_path=tmp_path / "reports" / "retraining.jsonl",
+    return override(
+        load_settings(Path(__file__).parents[1] / "params.yaml"),
+        {
+            "paths.monitoring": tmp_path / "reports" / "monitoring",
+            "paths.retraining": tmp_path / "reports" / "retraining.jsonl",
+        },
     )
 
 
@@ -45,7 +49,7 @@ def test_build__the_congestion_story_error_up_retraining_error_down(settings, lo
     log.record_figures(run("1", None, 0.0, "waiting", "only 0 of 200 labelled rides"))
     log.record_figures(run("1", 4.21, 0.25, "no action", "the live RMSE 4.21 is within 6.0"))
     log.record_figures(run("1", 9.87, 0.75, "retrain", "live RMSE 9.87 of version 1 is above"))
-    settings.retraining_path.parent.mkdir(parents=True)
+    settings.paths.retraining.parent.mkdir(parents=True)
     decision = {"challenger_version": "2", "reason": "RMSE 4.4000 beats the champion's 9.8700"}
     retrained = {"at": "2030-01-01T00:00:00+00:00", "action": "retrained and promoted",
                  "reason": decision["reason"], "figures": {"reason": "live RMSE 9.87 is above"},
@@ -53,7 +57,7 @@ def test_build__the_congestion_story_error_up_retraining_error_down(settings, lo
     waited = {"at": "2030-01-01T00:00:01+00:00", "action": "no action", "reason": "fine",
               "figures": {}, "decision": None, "deployed": None}  # fmt: skip
     lines = [json.dumps(entry) for entry in (retrained, waited)]
-    settings.retraining_path.write_text("\n".join(lines) + "\n")
+    settings.paths.retraining.write_text("\n".join(lines) + "\n")
     log.record_figures(run("2", 4.40, 0.5, "no action", "the live RMSE 4.40 is within 6.0"))
 
     page = build(settings, log).read_text()
@@ -79,11 +83,11 @@ def test_chart__an_unmeasured_value_breaks_the_line():
 
 def test_dashboard_cli__writes_the_page_or_says_what_to_run_first(settings, log, capsys):
     with pytest.raises(SystemExit) as refused:
-        main(["dashboard"])
+        main([*PARAMS, "dashboard"])
     assert refused.value.code == 1
     assert "no monitoring run yet: run `make monitor`" in capsys.readouterr().err
     log.record_figures(run("1", 4.21, 0.25, "no action", "within bounds"))
-    main(["dashboard"])
-    page = settings.monitoring_dir / "dashboard.html"
+    main([*PARAMS, "dashboard"])
+    page = settings.paths.monitoring / "dashboard.html"
     assert capsys.readouterr().out.strip() == f"dashboard -> {page.relative_to(page.parents[2])}"
     assert "within bounds" in page.read_text()

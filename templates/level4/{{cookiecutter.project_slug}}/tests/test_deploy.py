@@ -134,7 +134,7 @@ def test_cli_decision__prints_the_gate_s_decision_as_step_outputs(store, rides, 
     decision = released(rides, alpha=1.0)
     (tmp_path / "reports").mkdir()  # where the gate stage writes it (paths.gate)
     (tmp_path / "reports" / "gate.json").write_text(json.dumps(asdict(decision)))
-    main(["decision"])
+    main(["--params", str(Path(__file__).parents[1] / "params.yaml"), "decision"])
     assert capsys.readouterr().out == f"promoted=true\nversion={decision.challenger_version}\n"
 
 

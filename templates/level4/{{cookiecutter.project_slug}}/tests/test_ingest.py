@@ -1,13 +1,23 @@
 """A month is validated before anything trains on it; a bad batch is refused whole."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import ingest as ingest_module
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import Settings, load_settings, override
 from {{ cookiecutter.package_name }}.ingest import BatchRefused, ingest
 from {{ cookiecutter.package_name }}.simulate import simulate_month, write_month
 from {{ cookiecutter.package_name }}.validate import problems
+
+PROJECT = Path(__file__).parents[1]
+
+
+def settings_for(raw: Path, source: Path) -> Settings:
+    """The project's settings, ingesting from source into raw."""
+    changes = {"paths.raw": raw, "ingest.source": str(source), "ingest.min_rows": 1000}
+    return override(load_settings(PROJECT / "params.yaml"), changes)
 
 
 def test_problems__a_simulated_month_is_valid(raw_rides):
@@ -41,7 +51,7 @@ def test_ingest__a_bad_batch_leaves_the_data_already_there(tmp_path):
     simulate_month("2024-02", rides=1500).drop(columns="trip_distance").to_parquet(
         source / "green_tripdata_2024-02.parquet"
     )
-    settings = Settings(data_dir=raw, source=str(source), min_rows=1000)
+    settings = settings_for(raw, source)
     with pytest.raises(BatchRefused, match="refused green_tripdata_2024-02.parquet"):
         ingest(settings)
     assert kept.read_bytes() == before
@@ -52,7 +62,7 @@ def test_ingest__from_a_folder_source(tmp_path):
     source = tmp_path / "source"
     for month in ("2024-01", "2024-02"):
         write_month(month, source, rides=1200)
-    settings = Settings(data_dir=tmp_path / "raw", source=str(source), min_rows=1000)
+    settings = settings_for(tmp_path / "raw", source)
     written = ingest(settings)
     assert [path.name for path in written] == [
         "green_tripdata_2024-01.parquet",
@@ -65,22 +75,21 @@ def test_ingest__from_a_folder_source(tmp_path):
     [lambda data: data[: len(data) // 2], lambda data: b"", lambda data: b"month,rides\n1,2\n"],
     ids=["truncated", "empty", "not-parquet"],
 )
-def test_ingest__an_unreadable_month_is_refused_in_one_line(tmp_path, capsys, monkeypatch, spoil):
+def test_ingest__an_unreadable_month_is_refused_in_one_line(tmp_path, capsys, spoil):
     source, raw = tmp_path / "source", tmp_path / "raw"
     kept = write_month("2024-01", raw, rides=1500)
     before = kept.read_bytes()
     write_month("2024-01", source, rides=1500)
     month = write_month("2024-02", source, rides=1500)
     month.write_bytes(spoil(month.read_bytes()))
-    settings = Settings(data_dir=raw, source=str(source), min_rows=1000)
+    settings = settings_for(raw, source)
     with pytest.raises(BatchRefused, match="refused green_tripdata_2024-02.parquet .*unreadable"):
         ingest(settings)
     assert kept.read_bytes() == before  # nothing already there changes
     assert not (raw / "green_tripdata_2024-02.parquet").exists()
 
-    monkeypatch.setattr(ingest_module, "load_settings", lambda: settings)
     with pytest.raises(SystemExit) as stopped:
-        ingest_module.main()
+        ingest_module.main(settings)
     message = str(stopped.value)
     assert message.startswith("ingest: refused green_tripdata_2024-02.parquet from ")
     assert "\n" not in message and "Traceback" not in capsys.readouterr().err

@@ -3,12 +3,13 @@ measured (an unmeasured live error is never "within bounds")."""
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import load_settings, override
 from {{ cookiecutter.package_name }}.data import TARGET, clean
 from {{ cookiecutter.package_name }}.monitor import (
     Figures,
@@ -19,7 +20,11 @@ from {{ cookiecutter.package_name }}.monitor import (
 )
 from {{ cookiecutter.package_name }}.simulate import simulate_month
 
-SETTINGS = Settings(min_labelled=200, drift_share=0.5, max_live_rmse=6.0)
+# The thresholds of params.yaml, named here so that a tuned params.yaml leaves the tests alone.
+SETTINGS = override(
+    load_settings(Path(__file__).parents[1] / "params.yaml"),
+    {"monitor.min_labelled": 200, "monitor.drift_share": 0.5, "monitor.max_live_rmse": 6.0},
+)
 COLUMNS = ["PULocationID", "DOLocationID", "trip_distance"]
 
 

@@ -5,6 +5,7 @@ prediction log in tmp_path."""
 import json
 import socket
 from datetime import timedelta
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -15,7 +16,7 @@ from mlflow.entities import RunStatus
 
 from {{ cookiecutter.package_name }} import monitor, predlog, registry, tracking
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import Settings, load_settings, override
 from {{ cookiecutter.package_name }}.data import clean
 from {{ cookiecutter.package_name }}.deploy import call
 from {{ cookiecutter.package_name }}.features import CATEGORICAL, NUMERICAL
@@ -35,10 +36,14 @@ from {{ cookiecutter.package_name }}.simulate import simulate_month
 from {{ cookiecutter.package_name }}.train import train
 
 # The thresholds of params.yaml, named here so that a tuned params.yaml leaves the tests alone.
-SETTINGS = Settings(
-    window=5000, min_labelled=200, drift_share=0.5, max_live_rmse=6.0,
-    retrain_rides=3000, holdout_share=0.3, retrain_max_rmse=12.0, margin=0.01,
+SETTINGS = override(
+    load_settings(Path(__file__).parents[1] / "params.yaml"),
+    {"monitor.window": 5000, "monitor.min_labelled": 200, "monitor.drift_share": 0.5,
+     "monitor.max_live_rmse": 6.0, "retrain.rides": 3000, "retrain.holdout_share": 0.3,
+     "retrain.max_rmse": 12.0, "gate.margin": 0.01},
 )  # fmt: skip
+
+PARAMS = ["--params", str(Path(__file__).parents[1] / "params.yaml")]
 
 
 def test_split__the_newest_labelled_rides_the_oldest_of_them_to_train_the_newest_to_the_gate():
@@ -91,8 +96,8 @@ def log(tmp_path, monkeypatch) -> PredictionLog:
 def champion(store, rides):
     """Version 1, released as the pipeline releases it: trained on the January rides that the
     prepare stage left in data/prepared/train.parquet (monitoring's reference)."""
-    SETTINGS.train_path.parent.mkdir(parents=True)
-    rides.to_parquet(SETTINGS.train_path, index=False)
+    SETTINGS.paths.train.parent.mkdir(parents=True)
+    rides.to_parquet(SETTINGS.paths.train, index=False)
     model = train(rides, alpha=1.0)
     assert release(logged(model, rides), rides, "2024-01", 0.01, 6.0).promoted
     return model
@@ -114,7 +119,7 @@ def served(log: PredictionLog, model, month: str, scenario: str = "none") -> int
 
 
 def decisions(settings: Settings = SETTINGS) -> list[dict]:
-    return [json.loads(line) for line in settings.retraining_path.read_text().splitlines()]
+    return [json.loads(line) for line in settings.paths.retraining.read_text().splitlines()]
 
 
 def test_retrain_if_needed__congestion_is_retrained_promoted_and_served(champion, log, live):
@@ -128,18 +133,18 @@ def test_retrain_if_needed__congestion_is_retrained_promoted_and_served(champion
     assert outcome.figures["model_version"] == "1" and outcome.figures["labelled_rows"] == rides
     decision = outcome.decision
     assert (decision["champion_version"], decision["challenger_version"]) == ("1", "2")
-    assert decision["challenger_rmse"] < decision["champion_rmse"] - SETTINGS.margin
+    assert decision["challenger_rmse"] < decision["champion_rmse"] - SETTINGS.gate.margin
     assert outcome.deployed == f"reloaded {url}: version 1 -> 2; serving champion version 2"
     status, model = call(f"{url}/model")  # the retrained version's figures, as the pipeline's
     assert status == 200 and model["version"] == "2"
     assert model["metrics"]["val_rmse"] == pytest.approx(decision["challenger_rmse"])
-    assert model["metrics"]["val_rides"] == round(rides * SETTINGS.holdout_share)
+    assert model["metrics"]["val_rides"] == round(rides * SETTINGS.retrain.holdout_share)
     assert registry.version_for(registry.CHAMPION) == "2"
     version = MlflowClient().get_model_version(registry.MODEL_NAME, "2")
     assert version.tags["source"] == "retraining" and version.tags["gate.promoted"] == "True"
     # The new champion's reference is what it learnt from: the older 70% of the rides.
     reference = monitor.reference(registry.load(registry.CHAMPION), SETTINGS)
-    assert len(reference) == rides - round(rides * SETTINGS.holdout_share)
+    assert len(reference) == rides - round(rides * SETTINGS.retrain.holdout_share)
     assert decisions()[-1]["action"] == "retrained and promoted"
     assert log.acquire(LOCK, timedelta(hours=1))[1] is None, "the lock was released"
 
@@ -179,20 +184,20 @@ def test_retrain_if_needed__normal_traffic_needs_nothing(champion, log, capsys):
     assert [str(v.version) for v in versions] == ["1"], "nothing was trained"
     assert decisions() == [{**decisions()[0], "action": "no action", "deployed": None}]
     for report in ("report.html", "summary.json", "trend.csv"):
-        assert (SETTINGS.monitoring_dir / report).is_file()
-    trend = pd.read_csv(SETTINGS.monitoring_dir / "trend.csv")  # valid CSV, JSON where it nests
+        assert (SETTINGS.paths.monitoring / report).is_file()
+    trend = pd.read_csv(SETTINGS.paths.monitoring / "trend.csv")  # valid CSV, JSON where it nests
     assert set(json.loads(trend["column_scores"].iloc[-1])) >= {"trip_distance", "prediction"}
 
-    main(["monitor"])
+    main([*PARAMS, "monitor"])
     assert '"action": "no action"' in capsys.readouterr().out
-    main(["retrain-if-needed"])
+    main([*PARAMS, "retrain-if-needed"])
     assert capsys.readouterr().out.startswith("no action: no drift")
 
 
 def test_retrain_if_needed__waits_while_another_retraining_runs(log, capsys):
     owner, _ = log.acquire(LOCK, timedelta(hours=1))  # held by this process, which is alive
     with pytest.raises(SystemExit) as stop:
-        main(["retrain-if-needed"])
+        main([*PARAMS, "retrain-if-needed"])
     assert stop.value.code == 3
     assert f"another retraining is running: {LOCK} is held by {owner}" in capsys.readouterr().err
 
@@ -220,6 +225,6 @@ def test_reset_demo__undoes_the_loop_and_keeps_what_the_pipeline_made(champion, 
     assert "champion is version 1 again" in done and "challenger is version 1 again" in done
     versions = MlflowClient().search_model_versions(f"name = '{registry.MODEL_NAME}'")
     assert [str(v.version) for v in versions] == ["1"]
-    assert not (SETTINGS.retraining_path.exists() or SETTINGS.monitoring_dir.exists())
+    assert not (SETTINGS.paths.retraining.exists() or SETTINGS.paths.monitoring.exists())
     assert not PredictionLog(url_from_env()).count(), "the prediction log starts again empty"
-    assert SETTINGS.train_path.is_file(), "what the pipeline made stays"
+    assert SETTINGS.paths.train.is_file(), "what the pipeline made stays"

@@ -1,9 +1,17 @@
-"""Command line: simulate data, train, predict."""
+"""Command line: simulate data, train, predict.
+
+Each command is one function, registered where it is defined with `@command(...)`: its name, its
+help and its arguments. Adding a command adds a function; nothing else changes. A command that
+takes `settings` gets them; the others run without them.
+"""
 
 import argparse
+import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .config import Settings
 from .data import clean, month_path, read_month
@@ -12,7 +20,40 @@ from .predict import PREDICTION, predict
 from .simulate import SCENARIOS, write_month
 from .train import load_model, save_model, train
 
-DEFAULTS = Settings()
+# The command that [project.scripts] in pyproject.toml installs (`__main__` gives its own name).
+COMMAND = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+
+Argument = tuple[tuple[str, ...], dict[str, Any]]
+Handler = Callable[..., None]  # (args) or (args, settings)
+
+
+@dataclass(frozen=True)
+class Command:
+    summary: str
+    arguments: tuple[Argument, ...]
+    handler: Handler
+
+    @property
+    def uses_settings(self) -> bool:
+        return "settings" in inspect.signature(self.handler).parameters
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def arg(*flags: str, **options: Any) -> Argument:
+    """One argument of a command, as `argparse.ArgumentParser.add_argument` takes it."""
+    return flags, options
+
+
+def command(name: str, summary: str, *arguments: Argument) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the command `name`."""
+
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = Command(summary, arguments, handler)
+        return handler
+
+    return register
 
 
 def _month(text: str) -> str:
@@ -21,32 +62,79 @@ def _month(text: str) -> str:
     return text
 
 
-# The command that [project.scripts] in pyproject.toml installs (`__main__` gives its own name).
-COMMAND = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+T = TypeVar("T")
+
+
+def _given(value: T | None, default: T) -> T:
+    """An option the command line gave, or else its setting."""
+    return default if value is None else value
+
+
+@command(
+    "simulate",
+    "write simulated monthly trip records",
+    arg("months", nargs="+", type=_month, metavar="MONTH"),
+    arg("--rides", type=int, help="rides per month (default: data.rides)"),
+    arg("--scenario", choices=sorted(SCENARIOS), default="none"),
+    arg("--seed", type=int, help="default: data.seed"),
+    arg("--data-dir", type=Path, help="default: paths.raw"),
+)
+def simulate_months(args: argparse.Namespace, settings: Settings) -> None:
+    rides = _given(args.rides, settings.data.rides)
+    for month in args.months:
+        path = write_month(
+            month,
+            _given(args.data_dir, settings.paths.raw),
+            rides,
+            args.scenario,
+            _given(args.seed, settings.data.seed),
+        )
+        print(f"simulated {rides} rides ({args.scenario}) -> {path}")
+
+
+@command(
+    "train",
+    "train on one month, validate on the next",
+    arg("--train-month", type=_month, help="default: data.train_month"),
+    arg("--val-month", type=_month, help="default: data.val_month"),
+    arg("--alpha", type=float, help="default: train.alpha"),
+    arg("--data-dir", type=Path, help="default: paths.raw"),
+    arg("--model", type=Path, help="default: paths.model"),
+)
+def train_model(args: argparse.Namespace, settings: Settings) -> None:
+    data_dir = _given(args.data_dir, settings.paths.raw)
+    train_month = _given(args.train_month, settings.data.train_month)
+    val_month = _given(args.val_month, settings.data.val_month)
+    rides = clean(read_month(month_path(data_dir, train_month)))
+    model = train(rides, _given(args.alpha, settings.train.alpha))
+    val_rmse = rmse(model, clean(read_month(month_path(data_dir, val_month))))
+    print(f"trained on {len(rides)} rides of {train_month}")
+    print(f"validation RMSE ({val_month}): {val_rmse:.4f} minutes")
+    print(f"model -> {save_model(model, _given(args.model, settings.paths.model))}")
+
+
+@command(
+    "predict",
+    "predict durations for a trip-record file",
+    arg("rides", type=Path, help="parquet file in the TLC schema"),
+    arg("--model", type=Path, help="default: paths.model"),
+    arg("--output", type=Path, default=Path("predictions.parquet")),
+)
+def predict_file(args: argparse.Namespace, settings: Settings) -> None:
+    rides = read_month(args.rides)
+    predicted = predict(load_model(_given(args.model, settings.paths.model)), rides)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    rides.assign(**{PREDICTION: predicted}).to_parquet(args.output, index=False)
+    print(f"{len(predicted)} predictions (mean {predicted.mean():.2f} min) -> {args.output}")
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-
-    simulate = commands.add_parser("simulate", help="write simulated monthly trip records")
-    simulate.add_argument("months", nargs="+", type=_month, metavar="MONTH")
-    simulate.add_argument("--rides", type=int, default=DEFAULTS.rides)
-    simulate.add_argument("--scenario", choices=sorted(SCENARIOS), default="none")
-    simulate.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    simulate.add_argument("--data-dir", type=Path, default=DEFAULTS.data_dir)
-
-    fit = commands.add_parser("train", help="train on one month, validate on the next")
-    fit.add_argument("--train-month", type=_month, default=DEFAULTS.train_month)
-    fit.add_argument("--val-month", type=_month, default=DEFAULTS.val_month)
-    fit.add_argument("--alpha", type=float, default=DEFAULTS.alpha)
-    fit.add_argument("--data-dir", type=Path, default=DEFAULTS.data_dir)
-    fit.add_argument("--model", type=Path, default=DEFAULTS.model_path)
-
-    score = commands.add_parser("predict", help="predict durations for a trip-record file")
-    score.add_argument("rides", type=Path, help="parquet file in the TLC schema")
-    score.add_argument("--model", type=Path, default=DEFAULTS.model_path)
-    score.add_argument("--output", type=Path, default=Path("predictions.parquet"))
+    for name, spec in COMMANDS.items():
+        sub = commands.add_parser(name, help=spec.summary, description=spec.summary)
+        for flags, options in spec.arguments:
+            sub.add_argument(*flags, **options)
     return parser
 
 
@@ -54,28 +142,10 @@ def main(argv: Sequence[str] | None = None, prog: str = COMMAND) -> int:
     """Run one command; returns the process exit code. `prog` is how its usage names it."""
     parser = _parser(prog)
     args = parser.parse_args(argv)
+    chosen = COMMANDS[args.command]
+    settings = (Settings(),) if chosen.uses_settings else ()
     try:
-        _run(args)
+        chosen.handler(args, *settings)
     except (FileNotFoundError, ValueError) as error:
         parser.exit(1, f"error: {error}\n")
     return 0
-
-
-def _run(args: argparse.Namespace) -> None:
-    if args.command == "simulate":
-        for month in args.months:
-            path = write_month(month, args.data_dir, args.rides, args.scenario, args.seed)
-            print(f"simulated {args.rides} rides ({args.scenario}) -> {path}")
-    elif args.command == "train":
-        rides = clean(read_month(month_path(args.data_dir, args.train_month)))
-        model = train(rides, args.alpha)
-        val_rmse = rmse(model, clean(read_month(month_path(args.data_dir, args.val_month))))
-        print(f"trained on {len(rides)} rides of {args.train_month}")
-        print(f"validation RMSE ({args.val_month}): {val_rmse:.4f} minutes")
-        print(f"model -> {save_model(model, args.model)}")
-    elif args.command == "predict":
-        rides = read_month(args.rides)
-        predicted = predict(load_model(args.model), rides)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        rides.assign(**{PREDICTION: predicted}).to_parquet(args.output, index=False)
-        print(f"{len(predicted)} predictions (mean {predicted.mean():.2f} min) -> {args.output}")

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .config import load_settings
+from .config import Settings, run_stage
 from .data import clean, month_path, read_month
 
 
@@ -14,12 +14,11 @@ def prepare(raw_dir: Path, month: str, out: Path) -> int:
     return len(rides)
 
 
-def main() -> None:
-    settings = load_settings()
-    for month, out in ((settings.train_month, settings.train_path),
-                       (settings.val_month, settings.val_path)):  # fmt: skip
-        print(f"prepared {prepare(settings.data_dir, month, out)} rides of {month} -> {out}")
+def main(settings: Settings) -> None:
+    for month, out in ((settings.data.train_month, settings.paths.train),
+                       (settings.data.val_month, settings.paths.val)):  # fmt: skip
+        print(f"prepared {prepare(settings.paths.raw, month, out)} rides of {month} -> {out}")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -9,7 +9,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from . import registry, tracking
-from .config import load_settings
+from .config import Settings, run_stage
 from .evaluate import rmse
 
 
@@ -86,22 +86,25 @@ def release(
     return decision
 
 
-def main() -> None:
-    settings = load_settings()
+def main(settings: Settings) -> None:
     tracking.start()
-    trained = json.loads(settings.run_path.read_text())
-    holdout = pd.read_parquet(settings.val_path)  # both models scored on the same rides
+    trained = json.loads(settings.paths.run.read_text())
+    holdout = pd.read_parquet(settings.paths.val)  # both models scored on the same rides
     decision = release(
-        trained["model_uri"], holdout, settings.val_month, settings.margin, settings.max_rmse
+        trained["model_uri"],
+        holdout,
+        settings.data.val_month,
+        settings.gate.margin,
+        settings.evaluate.max_rmse,
     )
 
-    settings.gate_path.parent.mkdir(parents=True, exist_ok=True)
-    settings.gate_path.write_text(json.dumps(asdict(decision), indent=2) + "\n")
-    with settings.decisions_path.open("a") as decisions:
+    settings.paths.gate.parent.mkdir(parents=True, exist_ok=True)
+    settings.paths.gate.write_text(json.dumps(asdict(decision), indent=2) + "\n")
+    with settings.paths.decisions.open("a") as decisions:
         decisions.write(json.dumps(asdict(decision)) + "\n")
     verdict = "promoted to champion" if decision.promoted else "rejected"
     print(f"gate: version {decision.challenger_version} {verdict}: {decision.reason}")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from .config import Settings, load_settings
+from .config import Settings, run_stage
 from .data import month_path
 from .simulate import file_name, write_month
 from .validate import problems
@@ -21,7 +21,7 @@ class BatchRefused(Exception):
 def fetch(source: str, month: str, folder: Path, settings: Settings) -> Path:
     """Get one month from the source into `folder`: simulator, URL prefix, or folder."""
     if source == "simulator":
-        return write_month(month, folder, settings.rides, seed=settings.seed)
+        return write_month(month, folder, settings.data.rides, seed=settings.data.seed)
     target = folder / file_name(month)
     if source.startswith(("http://", "https://")):
         urllib.request.urlretrieve(f"{source.rstrip('/')}/{file_name(month)}", target)
@@ -43,26 +43,27 @@ def ingest(settings: Settings) -> list[Path]:
     """Fetch and validate every month first; only a fully valid set replaces data/raw."""
     with tempfile.TemporaryDirectory() as staging:
         fetched = []
-        for month in (settings.train_month, settings.val_month):
-            batch = fetch(settings.source, month, Path(staging), settings)
-            rides = read_batch(batch, settings.source)
-            found = problems(rides, month, settings.min_rows, settings.max_bad_share)
+        for month in (settings.data.train_month, settings.data.val_month):
+            batch = fetch(settings.ingest.source, month, Path(staging), settings)
+            rides = read_batch(batch, settings.ingest.source)
+            found = problems(rides, month, settings.ingest.min_rows, settings.ingest.max_bad_share)
             if found:
                 details = "\n".join(f"  - {problem}" for problem in found)
-                raise BatchRefused(f"refused {file_name(month)} from {settings.source}:\n{details}")
-            fetched.append((batch, month_path(settings.data_dir, month)))
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+                raise BatchRefused(
+                    f"refused {file_name(month)} from {settings.ingest.source}:\n{details}"
+                )
+            fetched.append((batch, month_path(settings.paths.raw, month)))
+        settings.paths.raw.mkdir(parents=True, exist_ok=True)
         return [Path(shutil.move(batch, target)) for batch, target in fetched]
 
 
-def main() -> None:
-    settings = load_settings()
+def main(settings: Settings) -> None:
     try:
         for path in ingest(settings):
-            print(f"ingested {path} from {settings.source}")
+            print(f"ingested {path} from {settings.ingest.source}")
     except (BatchRefused, FileNotFoundError, OSError) as error:
         raise SystemExit(f"ingest: {error}") from None
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

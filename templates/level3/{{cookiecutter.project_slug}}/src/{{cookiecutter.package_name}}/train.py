@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from . import tracking
-from .config import PARAMS_FILE, load_settings
+from .config import PARAMS_FILE, Settings, run_stage
 from .data import TARGET
 from .features import CATEGORICAL, NUMERICAL, build_pipeline
 
@@ -41,22 +41,21 @@ def load_model(path: Path) -> Pipeline:
         return pickle.load(model_file)
 
 
-def main() -> None:
+def main(settings: Settings) -> None:
     """DVC stage `train`: fit on the prepared month, save the model, track the run in MLflow."""
-    settings = load_settings()
-    rides = pd.read_parquet(settings.train_path)
-    model = train(rides, settings.alpha, settings.categorical, settings.numerical)
-    save_model(model, settings.model_path)
+    rides = pd.read_parquet(settings.paths.train)
+    model = train(rides, settings.train.alpha, settings.train.categorical, settings.train.numerical)
+    save_model(model, settings.paths.model)
 
     uri = tracking.start()
     with mlflow.start_run() as run:
         mlflow.log_params(tracking.flat_params(PARAMS_FILE))
-        mlflow.set_tags(tracking.data_version(settings.data_dir, [settings.train_path]))
+        mlflow.set_tags(tracking.data_version(settings.paths.raw, [settings.paths.train]))
         model_uri = tracking.log_model(model, rides[list(model.feature_names_in_)].head(5))
     record = {"run_id": run.info.run_id, "model_uri": model_uri, "tracking_uri": uri}
-    settings.run_path.write_text(json.dumps(record))
+    settings.paths.run.write_text(json.dumps(record))
     print(f"trained on {len(rides)} rides; MLflow run {run.info.run_id} in {uri}")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -1,17 +1,25 @@
-"""Command line: simulate data, train, predict."""
+"""Command line: simulate data, train, predict.
+
+Each command is one function, registered where it is defined with `@command(...)`: its name, its
+help and its arguments. Adding a command adds a function; nothing else changes. A command that
+takes `settings` gets them; the others run without them.
+"""
 
 import argparse
+import inspect
 import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from . import registry, tracking
-from .config import PARAMS_FILE, Settings, load_settings
+from .config import PARAMS_FILE, Settings, SettingsError, load_settings
 from .dashboard import build as build_dashboard
 from .data import clean, month_path, read_month
 from .deploy import PID_FILE, code_changed, recorded_pid, stop_local
@@ -23,7 +31,40 @@ from .replay import replay as replay_traffic
 from .simulate import SCENARIOS, write_month
 from .train import load_model, save_model, train
 
-DEFAULTS = load_settings() if PARAMS_FILE.exists() else Settings()
+# The command that [project.scripts] in pyproject.toml installs (`__main__` gives its own name).
+COMMAND = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+
+Argument = tuple[tuple[str, ...], dict[str, Any]]
+Handler = Callable[..., None]  # (args) or (args, settings)
+
+
+@dataclass(frozen=True)
+class Command:
+    summary: str
+    arguments: tuple[Argument, ...]
+    handler: Handler
+
+    @property
+    def uses_settings(self) -> bool:
+        return "settings" in inspect.signature(self.handler).parameters
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def arg(*flags: str, **options: Any) -> Argument:
+    """One argument of a command, as `argparse.ArgumentParser.add_argument` takes it."""
+    return flags, options
+
+
+def command(name: str, summary: str, *arguments: Argument) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the command `name`."""
+
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = Command(summary, arguments, handler)
+        return handler
+
+    return register
 
 
 def _month(text: str) -> str:
@@ -32,92 +73,274 @@ def _month(text: str) -> str:
     return text
 
 
-# The command that [project.scripts] in pyproject.toml installs (`__main__` gives its own name).
-COMMAND = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+T = TypeVar("T")
+
+
+def _given(value: T | None, default: T) -> T:
+    """An option the command line gave, or else its setting."""
+    return default if value is None else value
+
+
+def _port(given: int | None) -> int:
+    """The service's port: --port, else $SERVE_PORT, else 8000."""
+    return given if given is not None else int(os.environ.get("SERVE_PORT", "8000"))
+
+
+@command(
+    "simulate",
+    "write simulated monthly trip records",
+    arg("months", nargs="+", type=_month, metavar="MONTH"),
+    arg("--rides", type=int, help="rides per month (default: data.rides)"),
+    arg("--scenario", choices=sorted(SCENARIOS), default="none"),
+    arg("--seed", type=int, help="default: data.seed"),
+    arg("--data-dir", type=Path, help="default: paths.raw"),
+)
+def simulate_months(args: argparse.Namespace, settings: Settings) -> None:
+    rides = _given(args.rides, settings.data.rides)
+    for month in args.months:
+        path = write_month(
+            month,
+            _given(args.data_dir, settings.paths.raw),
+            rides,
+            args.scenario,
+            _given(args.seed, settings.data.seed),
+        )
+        print(f"simulated {rides} rides ({args.scenario}) -> {path}")
+
+
+@command(
+    "train",
+    "train on one month, validate on the next",
+    arg("--train-month", type=_month, help="default: data.train_month"),
+    arg("--val-month", type=_month, help="default: data.val_month"),
+    arg("--alpha", type=float, help="default: train.alpha"),
+    arg("--data-dir", type=Path, help="default: paths.raw"),
+    arg("--model", type=Path, help="default: paths.model"),
+)
+def train_model(args: argparse.Namespace, settings: Settings) -> None:
+    data_dir = _given(args.data_dir, settings.paths.raw)
+    train_month = _given(args.train_month, settings.data.train_month)
+    val_month = _given(args.val_month, settings.data.val_month)
+    rides = clean(read_month(month_path(data_dir, train_month)))
+    model = train(rides, _given(args.alpha, settings.train.alpha))
+    val_rmse = rmse(model, clean(read_month(month_path(data_dir, val_month))))
+    print(f"trained on {len(rides)} rides of {train_month}")
+    print(f"validation RMSE ({val_month}): {val_rmse:.4f} minutes")
+    print(f"model -> {save_model(model, _given(args.model, settings.paths.model))}")
+
+
+@command(
+    "predict",
+    "predict durations for a trip-record file",
+    arg("rides", type=Path, help="parquet file in the TLC schema"),
+    arg("--model", type=Path, help="default: paths.model"),
+    arg("--output", type=Path, default=Path("predictions.parquet")),
+)
+def predict_file(args: argparse.Namespace, settings: Settings) -> None:
+    rides = read_month(args.rides)
+    predicted = predict(load_model(_given(args.model, settings.paths.model)), rides)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    rides.assign(**{PREDICTION: predicted}).to_parquet(args.output, index=False)
+    print(f"{len(predicted)} predictions (mean {predicted.mean():.2f} min) -> {args.output}")
+
+
+@command("check", "fail when the validation RMSE is worse than the floor")
+def check_floor(args: argparse.Namespace, settings: Settings) -> None:
+    problem = floor_problem(settings.paths.metrics, settings.evaluate.max_rmse)
+    if problem:
+        raise ValueError(problem)
+    print(f"validation RMSE within the floor evaluate.max_rmse = {settings.evaluate.max_rmse}")
+
+
+@command(
+    "serve",
+    "serve the champion over HTTP (also in the image)",
+    arg("--host", help="default: $SERVE_HOST, else 127.0.0.1"),
+    arg("--port", type=int, help="default: $SERVE_PORT, else 8000"),
+    arg(
+        "--reload-seconds",
+        type=float,
+        help="poll the registry and reload when the champion changes (0: only POST /reload; "
+        "default: $RELOAD_SECONDS, else 0)",
+    ),
+    arg(
+        "--max-body-bytes",
+        type=int,
+        help="a larger request body gets a 413 before it is read whole "
+        "(default: $MAX_BODY_BYTES, else 1000000)",
+    ),
+    arg("--pid-file", type=Path, help="write the PID here while serving"),
+)
+def serve_champion(args: argparse.Namespace) -> None:
+    import uvicorn  # imported here: the other commands start faster without the web stack
+
+    from .serve import create_app, open_writes_problem
+
+    host = args.host or os.environ.get("SERVE_HOST", "127.0.0.1")
+    # The token only from the environment: a command-line argument shows in `ps`.
+    token = os.environ.get("SERVICE_TOKEN") or None
+    problem = open_writes_problem(host, token, os.environ.get("ALLOW_OPEN_WRITES") == "1")
+    if problem:
+        raise ValueError(problem)
+    tracking.connect()
+    app = create_app(
+        reload_seconds=_given(args.reload_seconds, float(os.environ.get("RELOAD_SECONDS", "0"))),
+        token=token,
+        max_body_bytes=_given(
+            args.max_body_bytes, int(os.environ.get("MAX_BODY_BYTES", "1000000"))
+        ),
+        code_version=os.environ.get("CODE_VERSION") or None,  # the image's commit
+    )
+    with recorded_pid(args.pid_file):
+        uvicorn.run(app, host=host, port=_port(args.port))
+
+
+@command(
+    "stop",
+    "stop the local service that deploy or serve started",
+    arg("--pid-file", type=Path, default=PID_FILE),
+)
+def stop_service(args: argparse.Namespace) -> None:
+    print(stop_local(args.pid_file))
+
+
+@command(
+    "deploy",
+    "make the service serve the current champion",
+    arg("--url", help="a running service to reload (default: the local one)"),
+    arg("--port", type=int, help="the local service's port (default: $SERVE_PORT, else 8000)"),
+    arg(
+        "--image-tag",
+        help="first roll this image out to the service (docker compose over ssh, see the README)",
+    ),
+)
+def deploy_service(args: argparse.Namespace) -> None:
+    tracking.connect()
+    champion = registry.version_for(registry.CHAMPION)
+    if champion is None:
+        raise ValueError("the registry has no champion yet: run the pipeline (dvc repro)")
+    try:
+        print(deploy_champion(champion, args.url, _port(args.port), args.image_tag))
+    except RuntimeError as error:
+        raise ValueError(f"deploy failed: {error}") from None
+
+
+@command("decision", "the gate's last decision, as GitHub step outputs")
+def gate_decision(args: argparse.Namespace, settings: Settings) -> None:
+    decision = json.loads(settings.paths.gate.read_text())
+    print(f"promoted={str(decision['promoted']).lower()}")
+    print(f"version={decision['challenger_version']}")
+
+
+@command(
+    "changed",
+    "whether the image's code changed since a commit, as a GitHub step output",
+    arg("base", nargs="?", default="", help="the earlier commit (none: changed)"),
+    arg("--head", default="HEAD", help="the later commit"),
+)
+def code_changed_since(args: argparse.Namespace) -> None:
+    changed, why = code_changed(args.base, args.head)
+    print(f"code={str(changed).lower()}")
+    print(f"{'build the image' if changed else 'no image to build'}: {why}", file=sys.stderr)
+
+
+@command("monitor", "drift and live error of the logged traffic; a report")
+def monitor_traffic(args: argparse.Namespace, settings: Settings) -> None:
+    from . import monitor  # imported here: Evidently takes seconds to import
+
+    print(json.dumps(monitor.summary(*monitor.run(settings, PredictionLog())), indent=2))
+    print(f"report -> {settings.paths.monitoring / 'report.html'}")
+
+
+@command("dashboard", "the monitoring runs and retraining decisions over time, as one page")
+def dashboard_page(args: argparse.Namespace, settings: Settings) -> None:
+    print(f"dashboard -> {build_dashboard(settings, PredictionLog())}")
+
+
+@command(
+    "retrain-if-needed",
+    "monitor; retrain and release through the gate if needed",
+    arg("--url", help="the service to reload on promotion (default: local)"),
+    arg("--port", type=int, help="the local service's port (default: $SERVE_PORT, else 8000)"),
+)
+def retrain_when_needed(args: argparse.Namespace, settings: Settings) -> None:
+    from .retrain import retrain_if_needed  # imported here: Evidently takes seconds to import
+
+    try:
+        outcome = retrain_if_needed(settings, PredictionLog(), args.url, _port(args.port))
+    except Locked as error:
+        print(f"another retraining is running: {error}", file=sys.stderr)
+        raise SystemExit(3) from None
+    deployed = f"; {outcome.deployed}" if outcome.deployed else ""
+    print(f"{outcome.action}: {outcome.reason}{deployed}")
+
+
+@command(
+    "reset-demo",
+    "stop the local service; undo the replayed traffic and retrainings",
+    arg("--port", type=int, help="the local service's port (default: $SERVE_PORT, else 8000)"),
+)
+def reset_the_demo(args: argparse.Namespace, settings: Settings) -> None:
+    from .retrain import reset_demo  # imported here: Evidently takes seconds to import
+
+    for line in reset_demo(settings, _port(args.port)):
+        print(line)
+
+
+@command(
+    "feedback",
+    "load actual durations from a file",
+    arg("file", type=Path, help="parquet or CSV: request_id, row, duration"),
+    arg("--correct", action="store_true", help="replace durations already stored (a correction)"),
+)
+def load_feedback(args: argparse.Namespace) -> None:
+    table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
+    items = table[["request_id", "row", "duration"]].to_dict(orient="records")
+    outcome = PredictionLog().add_feedback(items, correct=args.correct)
+    if outcome.unknown:
+        raise ValueError(
+            f"{len(outcome.unknown)} rows match no logged prediction, e.g. "
+            f"{items[outcome.unknown[0]]}; nothing was stored"
+        )
+    if outcome.conflicts:
+        position, stored = next(iter(outcome.conflicts.items()))
+        raise ValueError(
+            f"{len(outcome.conflicts)} rows already have another actual duration, e.g. "
+            f"{items[position]} (stored: {stored}); nothing was stored. To replace them "
+            "on purpose: feedback FILE --correct"
+        )
+    print(
+        f"stored the actual durations of {outcome.stored} predictions; corrected "
+        f"{outcome.corrected}; {outcome.already_stored} were already stored"
+    )
+
+
+@command(
+    "replay",
+    "replay simulated traffic against the service",
+    arg("month", type=_month),
+    arg("--scenario", choices=sorted(SCENARIOS), default="none"),
+    arg("--rides", type=int, default=2000),
+    arg("--batch", type=int, default=100),
+    arg("--no-feedback", dest="feedback", action="store_false"),
+    arg("--url", help="the service (default: http://127.0.0.1:$SERVE_PORT, else port 8000)"),
+)
+def replay_scenario(args: argparse.Namespace) -> None:
+    url = args.url or f"http://127.0.0.1:{_port(None)}"
+    summary = replay_traffic(url, args.month, args.scenario, args.rides, args.batch, args.feedback)
+    print(json.dumps(summary))
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--params", type=Path, default=PARAMS_FILE, help="the settings (default: %(default)s)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-
-    simulate = commands.add_parser("simulate", help="write simulated monthly trip records")
-    simulate.add_argument("months", nargs="+", type=_month, metavar="MONTH")
-    simulate.add_argument("--rides", type=int, default=DEFAULTS.rides)
-    simulate.add_argument("--scenario", choices=sorted(SCENARIOS), default="none")
-    simulate.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    simulate.add_argument("--data-dir", type=Path, default=DEFAULTS.data_dir)
-
-    fit = commands.add_parser("train", help="train on one month, validate on the next")
-    fit.add_argument("--train-month", type=_month, default=DEFAULTS.train_month)
-    fit.add_argument("--val-month", type=_month, default=DEFAULTS.val_month)
-    fit.add_argument("--alpha", type=float, default=DEFAULTS.alpha)
-    fit.add_argument("--data-dir", type=Path, default=DEFAULTS.data_dir)
-    fit.add_argument("--model", type=Path, default=DEFAULTS.model_path)
-
-    score = commands.add_parser("predict", help="predict durations for a trip-record file")
-    score.add_argument("rides", type=Path, help="parquet file in the TLC schema")
-    score.add_argument("--model", type=Path, default=DEFAULTS.model_path)
-    score.add_argument("--output", type=Path, default=Path("predictions.parquet"))
-
-    commands.add_parser("check", help="fail when the validation RMSE is worse than the floor")
-
-    serve = commands.add_parser("serve", help="serve the champion over HTTP (also in the image)")
-    serve.add_argument("--host", default=os.environ.get("SERVE_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
-    serve.add_argument(
-        "--reload-seconds",
-        type=float,
-        default=float(os.environ.get("RELOAD_SECONDS", "0")),
-        help="poll the registry and reload when the champion changes (0: only POST /reload)",
-    )
-    serve.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=int(os.environ.get("MAX_BODY_BYTES", "1000000")),
-        help="a larger request body gets a 413 before it is read whole",
-    )
-    serve.add_argument("--pid-file", type=Path, help="write the PID here while serving")
-    stop = commands.add_parser("stop", help="stop the local service that deploy or serve started")
-    stop.add_argument("--pid-file", type=Path, default=PID_FILE)
-    deploy = commands.add_parser("deploy", help="make the service serve the current champion")
-    deploy.add_argument("--url", help="a running service to reload (default: the local one)")
-    deploy.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
-    deploy.add_argument(
-        "--image-tag",
-        help="first roll this image out to the service (docker compose over ssh, see the README)",
-    )
-    commands.add_parser("decision", help="the gate's last decision, as GitHub step outputs")
-    changed = commands.add_parser(
-        "changed", help="whether the image's code changed since a commit, as a GitHub step output"
-    )
-    changed.add_argument("base", nargs="?", default="", help="the earlier commit (none: changed)")
-    changed.add_argument("--head", default="HEAD", help="the later commit")
-
-    commands.add_parser("monitor", help="drift and live error of the logged traffic; a report")
-    commands.add_parser(
-        "dashboard", help="the monitoring runs and retraining decisions over time, as one page"
-    )
-    retrain = commands.add_parser(
-        "retrain-if-needed", help="monitor; retrain and release through the gate if needed"
-    )
-    retrain.add_argument("--url", help="the service to reload on promotion (default: local)")
-    retrain.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
-    reset = commands.add_parser(
-        "reset-demo", help="stop the local service; undo the replayed traffic and retrainings"
-    )
-    reset.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "8000")))
-    feedback = commands.add_parser("feedback", help="load actual durations from a file")
-    feedback.add_argument("file", type=Path, help="parquet or CSV: request_id, row, duration")
-    feedback.add_argument(
-        "--correct", action="store_true", help="replace durations already stored (a correction)"
-    )
-    replay = commands.add_parser("replay", help="replay simulated traffic against the service")
-    replay.add_argument("month", type=_month)
-    replay.add_argument("--scenario", choices=sorted(SCENARIOS), default="none")
-    replay.add_argument("--rides", type=int, default=2000)
-    replay.add_argument("--batch", type=int, default=100)
-    replay.add_argument("--no-feedback", dest="feedback", action="store_false")
-    replay.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('SERVE_PORT', '8000')}")
+    for name, spec in COMMANDS.items():
+        sub = commands.add_parser(name, help=spec.summary, description=spec.summary)
+        for flags, options in spec.arguments:
+            sub.add_argument(*flags, **options)
     return parser
 
 
@@ -125,116 +348,13 @@ def main(argv: Sequence[str] | None = None, prog: str = COMMAND) -> int:
     """Run one command; returns the process exit code. `prog` is how its usage names it."""
     parser = _parser(prog)
     args = parser.parse_args(argv)
+    chosen = COMMANDS[args.command]
     try:
-        _run(args)
+        settings = (load_settings(args.params),) if chosen.uses_settings else ()
+    except SettingsError as error:
+        parser.exit(2, f"error: {error}\n")
+    try:
+        chosen.handler(args, *settings)
     except (FileNotFoundError, ValueError, LookupError) as error:
         parser.exit(1, f"error: {error}\n")
-    except Locked as error:
-        parser.exit(3, f"another retraining is running: {error}\n")
     return 0
-
-
-def _run(args: argparse.Namespace) -> None:
-    if args.command == "simulate":
-        for month in args.months:
-            path = write_month(month, args.data_dir, args.rides, args.scenario, args.seed)
-            print(f"simulated {args.rides} rides ({args.scenario}) -> {path}")
-    elif args.command == "train":
-        rides = clean(read_month(month_path(args.data_dir, args.train_month)))
-        model = train(rides, args.alpha)
-        val_rmse = rmse(model, clean(read_month(month_path(args.data_dir, args.val_month))))
-        print(f"trained on {len(rides)} rides of {args.train_month}")
-        print(f"validation RMSE ({args.val_month}): {val_rmse:.4f} minutes")
-        print(f"model -> {save_model(model, args.model)}")
-    elif args.command == "predict":
-        rides = read_month(args.rides)
-        predicted = predict(load_model(args.model), rides)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        rides.assign(**{PREDICTION: predicted}).to_parquet(args.output, index=False)
-        print(f"{len(predicted)} predictions (mean {predicted.mean():.2f} min) -> {args.output}")
-    elif args.command == "check":
-        problem = floor_problem(DEFAULTS.metrics_path, DEFAULTS.max_rmse)
-        if problem:
-            raise ValueError(problem)
-        print(f"validation RMSE within the floor evaluate.max_rmse = {DEFAULTS.max_rmse}")
-    elif args.command == "serve":
-        import uvicorn  # imported here: the other commands start faster without the web stack
-
-        from .serve import create_app, open_writes_problem
-
-        # The token only from the environment: a command-line argument shows in `ps`.
-        token = os.environ.get("SERVICE_TOKEN") or None
-        problem = open_writes_problem(args.host, token, os.environ.get("ALLOW_OPEN_WRITES") == "1")
-        if problem:
-            raise ValueError(problem)
-        tracking.connect()
-        app = create_app(
-            reload_seconds=args.reload_seconds,
-            token=token,
-            max_body_bytes=args.max_body_bytes,
-            code_version=os.environ.get("CODE_VERSION") or None,  # the image's commit
-        )
-        with recorded_pid(args.pid_file):
-            uvicorn.run(app, host=args.host, port=args.port)
-    elif args.command == "stop":
-        print(stop_local(args.pid_file))
-    elif args.command == "deploy":
-        tracking.connect()
-        champion = registry.version_for(registry.CHAMPION)
-        if champion is None:
-            raise ValueError("the registry has no champion yet: run the pipeline (dvc repro)")
-        try:
-            print(deploy_champion(champion, args.url, args.port, args.image_tag))
-        except RuntimeError as error:
-            raise ValueError(f"deploy failed: {error}") from None
-    elif args.command == "monitor":
-        from . import monitor  # imported here: Evidently takes seconds to import
-
-        print(json.dumps(monitor.summary(*monitor.run(DEFAULTS, PredictionLog())), indent=2))
-        print(f"report -> {DEFAULTS.monitoring_dir / 'report.html'}")
-    elif args.command == "dashboard":
-        print(f"dashboard -> {build_dashboard(DEFAULTS, PredictionLog())}")
-    elif args.command == "retrain-if-needed":
-        from .retrain import retrain_if_needed  # imported here: Evidently takes seconds to import
-
-        outcome = retrain_if_needed(DEFAULTS, PredictionLog(), args.url, args.port)
-        deployed = f"; {outcome.deployed}" if outcome.deployed else ""
-        print(f"{outcome.action}: {outcome.reason}{deployed}")
-    elif args.command == "reset-demo":
-        from .retrain import reset_demo  # imported here: Evidently takes seconds to import
-
-        for line in reset_demo(DEFAULTS, args.port):
-            print(line)
-    elif args.command == "feedback":
-        table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
-        items = table[["request_id", "row", "duration"]].to_dict(orient="records")
-        outcome = PredictionLog().add_feedback(items, correct=args.correct)
-        if outcome.unknown:
-            raise ValueError(
-                f"{len(outcome.unknown)} rows match no logged prediction, e.g. "
-                f"{items[outcome.unknown[0]]}; nothing was stored"
-            )
-        if outcome.conflicts:
-            position, stored = next(iter(outcome.conflicts.items()))
-            raise ValueError(
-                f"{len(outcome.conflicts)} rows already have another actual duration, e.g. "
-                f"{items[position]} (stored: {stored}); nothing was stored. To replace them "
-                "on purpose: feedback FILE --correct"
-            )
-        print(
-            f"stored the actual durations of {outcome.stored} predictions; corrected "
-            f"{outcome.corrected}; {outcome.already_stored} were already stored"
-        )
-    elif args.command == "replay":
-        summary = replay_traffic(
-            args.url, args.month, args.scenario, args.rides, args.batch, args.feedback
-        )
-        print(json.dumps(summary))
-    elif args.command == "decision":
-        decision = json.loads(DEFAULTS.gate_path.read_text())
-        print(f"promoted={str(decision['promoted']).lower()}")
-        print(f"version={decision['challenger_version']}")
-    elif args.command == "changed":
-        changed, why = code_changed(args.base, args.head)
-        print(f"code={str(changed).lower()}")
-        print(f"{'build the image' if changed else 'no image to build'}: {why}", file=sys.stderr)

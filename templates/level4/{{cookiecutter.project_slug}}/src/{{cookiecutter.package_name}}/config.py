@@ -1,96 +1,145 @@
-"""Settings of a run, read once at the edge and passed down as plain values."""
+"""Settings of a run: params.yaml holds every value, this module only their names and types.
 
-from dataclasses import dataclass
+They are read once, at the edge (`main()` of the command line or of a pipeline stage), checked
+whole (a missing key, an unknown key or a wrong type is named, with the file), and passed down as
+frozen values.
+"""
+
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-
-from .features import CATEGORICAL, NUMERICAL
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 PARAMS_FILE = Path("params.yaml")
 
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Share = Annotated[float, Field(ge=0, le=1)]
 
-@dataclass(frozen=True)
-class Settings:
-    """Defaults that the command line can override."""
 
-    data_dir: Path = Path("data/raw")
-    model_path: Path = Path("models/model.pkl")
-    train_month: str = "2024-01"
-    val_month: str = "2024-02"
-    rides: int = 20_000
-    seed: int = 42
-    alpha: float = 1.0
-    # Level 2: what the pipeline needs too. `load_settings` fills every field from params.yaml.
-    categorical: tuple[str, ...] = CATEGORICAL
-    numerical: tuple[str, ...] = NUMERICAL
-    max_rmse: float = 6.0
-    train_path: Path = Path("data/prepared/train.parquet")
-    val_path: Path = Path("data/prepared/val.parquet")
-    run_path: Path = Path("models/run.json")
-    metrics_path: Path = Path("metrics.json")
-    predictions_path: Path = Path("plots/predictions.csv")
-    # Level 3: data gathering and the release gate.
-    source: str = "simulator"
-    min_rows: int = 1000
-    max_bad_share: float = 0.01
-    margin: float = 0.01
-    gate_path: Path = Path("reports/gate.json")
-    decisions_path: Path = Path("reports/decisions.jsonl")
-    # Level 4: monitoring and retraining.
-    window: int = 5000
-    min_labelled: int = 200
-    drift_share: float = 0.5
-    max_live_rmse: float = 6.0
-    retrain_rides: int = 3000
-    holdout_share: float = 0.3
-    retrain_max_rmse: float = 12.0
-    lock_minutes: int = 60
-    monitoring_dir: Path = Path("reports/monitoring")
-    retraining_path: Path = Path("reports/retraining.jsonl")
+class Section(BaseModel):
+    """One section of params.yaml: every key required, none unknown, frozen once read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Paths(Section):
+    raw: Path
+    train: Path
+    val: Path
+    model: Path
+    run: Path
+    metrics: Path
+    predictions: Path
+    gate: Path
+    decisions: Path
+    monitoring: Path
+    retraining: Path
+
+
+class Data(Section):
+    train_month: Month
+    val_month: Month
+    rides: PositiveInt
+    seed: int
+
+
+class Train(Section):
+    alpha: Annotated[float, Field(ge=0)]
+    categorical: tuple[str, ...]
+    numerical: tuple[str, ...]
+
+
+class Evaluate(Section):
+    max_rmse: Annotated[float, Field(gt=0)]
+
+
+class Ingest(Section):
+    source: str
+    min_rows: PositiveInt
+    max_bad_share: Share
+
+
+class Gate(Section):
+    margin: Annotated[float, Field(ge=0)]
+
+
+class Monitor(Section):
+    window: PositiveInt
+    min_labelled: PositiveInt
+    drift_share: Share
+    max_live_rmse: Annotated[float, Field(gt=0)]
+
+
+class Retrain(Section):
+    rides: PositiveInt
+    holdout_share: Annotated[float, Field(gt=0, lt=1)]
+    max_rmse: Annotated[float, Field(gt=0)]
+    lock_minutes: PositiveInt
+
+
+class Settings(Section):
+    """Every setting, by the section of params.yaml that holds it."""
+
+    paths: Paths
+    data: Data
+    train: Train
+    evaluate: Evaluate
+    ingest: Ingest
+    gate: Gate
+    monitor: Monitor
+    retrain: Retrain
+
+
+class SettingsError(Exception):
+    """The parameter file is missing or wrong; the message names the file and the key."""
 
 
 def load_settings(params_file: Path = PARAMS_FILE) -> Settings:
-    """Every setting from params.yaml, the one place for them; a missing key is named."""
-    with Path(params_file).open() as source:
-        params = yaml.safe_load(source)
+    """Every setting from params_file, checked; SettingsError says what is wrong, in one line."""
+    path = Path(params_file)
+    if not path.is_file():
+        raise SettingsError(
+            f"{path} is missing: run from the project's folder, or name the file with --params"
+        )
     try:
-        paths, data, train, evaluate, ingest, gate = (
-            params[section] for section in ("paths", "data", "train", "evaluate", "ingest", "gate")
-        )
-        monitor, retrain = params["monitor"], params["retrain"]
-        return Settings(
-            data_dir=Path(paths["raw"]),
-            model_path=Path(paths["model"]),
-            train_month=str(data["train_month"]),
-            val_month=str(data["val_month"]),
-            rides=int(data["rides"]),
-            seed=int(data["seed"]),
-            alpha=float(train["alpha"]),
-            categorical=tuple(train["categorical"]),
-            numerical=tuple(train["numerical"]),
-            max_rmse=float(evaluate["max_rmse"]),
-            train_path=Path(paths["train"]),
-            val_path=Path(paths["val"]),
-            run_path=Path(paths["run"]),
-            metrics_path=Path(paths["metrics"]),
-            predictions_path=Path(paths["predictions"]),
-            source=str(ingest["source"]),
-            min_rows=int(ingest["min_rows"]),
-            max_bad_share=float(ingest["max_bad_share"]),
-            margin=float(gate["margin"]),
-            gate_path=Path(paths["gate"]),
-            decisions_path=Path(paths["decisions"]),
-            window=int(monitor["window"]),
-            min_labelled=int(monitor["min_labelled"]),
-            drift_share=float(monitor["drift_share"]),
-            max_live_rmse=float(monitor["max_live_rmse"]),
-            retrain_rides=int(retrain["rides"]),
-            holdout_share=float(retrain["holdout_share"]),
-            retrain_max_rmse=float(retrain["max_rmse"]),
-            lock_minutes=int(retrain["lock_minutes"]),
-            monitoring_dir=Path(paths["monitoring"]),
-            retraining_path=Path(paths["retraining"]),
-        )
-    except (KeyError, TypeError) as missing:
-        raise ValueError(f"{params_file} lacks the setting {missing}") from None
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{path} is not valid YAML: {error}".replace("\n", " ")) from None
+    try:
+        return Settings.model_validate(params)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc']) or 'the file'}: {problem['msg']}"
+            for problem in error.errors()
+        ]
+        raise SettingsError(f"{path}: {'; '.join(problems)}") from None
+
+
+def override(settings: Settings, changes: Mapping[str, object]) -> Settings:
+    """These settings with dotted keys changed (`{"train.alpha": 0.5}`), checked as the file is."""
+    params = settings.model_dump()
+    for dotted, value in changes.items():
+        *sections, key = dotted.split(".")
+        table = params
+        for section in sections:
+            table = table[section]
+        if key not in table:
+            raise SettingsError(f"{dotted}: no such setting")
+        table[key] = value
+    try:
+        return Settings.model_validate(params)
+    except ValidationError as error:
+        raise SettingsError(f"{dotted}: {error.errors()[0]['msg']}") from None
+
+
+def run_stage(stage: Callable[[Settings], None], params_file: Path = PARAMS_FILE) -> None:
+    """Run a pipeline stage (`python -m ...`) on params.yaml; bad settings: one line, exit 2."""
+    try:
+        settings = load_settings(params_file)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    stage(settings)

@@ -150,7 +150,7 @@ def build(settings: Settings, log: PredictionLog, title: str = "Monitoring") -> 
         raise LookupError("no monitoring run yet: run `make monitor` or `make retrain-if-needed`")
     times = [moment.to_pydatetime() for moment in pd.to_datetime(runs["run_at"])]
     live = [None if pd.isna(value) else float(value) for value in runs["live_rmse"]]
-    decided = retrainings(settings.retraining_path)
+    decided = retrainings(settings.paths.retraining)
     events = [
         (
             datetime.fromisoformat(entry["at"]).replace(tzinfo=None),
@@ -162,9 +162,10 @@ def build(settings: Settings, log: PredictionLog, title: str = "Monitoring") -> 
     ]
     charts = [
         chart("Live RMSE (minutes), labelled rides of the served version", times, live,
-              settings.max_live_rmse, events),
+              settings.monitor.max_live_rmse, events),
         chart("Drift share (drifted columns / columns)", times,
-              [float(value) for value in runs["drift_share"]], settings.drift_share, events),
+              [float(value) for value in runs["drift_share"]], settings.monitor.drift_share,
+              events),
         chart("Model version that served", times,
               [float(value) for value in runs["model_version"]], None, events, digits=0,
               step=True),
@@ -199,7 +200,7 @@ def build(settings: Settings, log: PredictionLog, title: str = "Monitoring") -> 
             run_rows,
         ),
     )
-    out = Path(settings.monitoring_dir) / "dashboard.html"
+    out = Path(settings.paths.monitoring) / "dashboard.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page)
     return out

@@ -10,7 +10,7 @@ from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 from sklearn.pipeline import Pipeline
 
 from . import tracking
-from .config import load_settings
+from .config import Settings, run_stage
 from .data import TARGET
 from .predict import predict
 from .train import load_model
@@ -47,26 +47,25 @@ def _tracked_run(run_path: Path) -> str | None:
         return None
 
 
-def main() -> None:
+def main(settings: Settings) -> None:
     """DVC stage `evaluate`: score the validation month; write metrics and plot data."""
-    settings = load_settings()
-    model = load_model(settings.model_path)
-    rides = pd.read_parquet(settings.val_path)
+    model = load_model(settings.paths.model)
+    rides = pd.read_parquet(settings.paths.val)
     predicted = predict(model, rides)
     metrics = scores(rides, predicted)
-    settings.metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    settings.paths.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
     sample = pd.DataFrame({"actual": rides[TARGET], "predicted": predicted}).sample(
         n=min(2_000, len(rides)), random_state=0
     )
-    settings.predictions_path.parent.mkdir(parents=True, exist_ok=True)
-    sample.round(2).to_csv(settings.predictions_path, index=False)
+    settings.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
+    sample.round(2).to_csv(settings.paths.predictions, index=False)
 
     tracking.start()
-    with mlflow.start_run(run_id=_tracked_run(settings.run_path)):
+    with mlflow.start_run(run_id=_tracked_run(settings.paths.run)):
         mlflow.log_metrics({f"val_{name}": value for name, value in metrics.items()})
-        mlflow.log_artifact(str(settings.predictions_path))
-    print(f"validation RMSE ({settings.val_month}): {metrics['rmse']:.4f} minutes")
+        mlflow.log_artifact(str(settings.paths.predictions))
+    print(f"validation RMSE ({settings.data.val_month}): {metrics['rmse']:.4f} minutes")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -59,9 +59,9 @@ class Verdict:
 def judge(figures: Figures, settings: Settings) -> Verdict:
     """Retrain when a threshold is crossed; without enough ground truth, say so and wait:
     an unmeasured live error is never "within bounds"."""
-    drift = f"drift share {figures.drift_share:.2f}, threshold {settings.drift_share}"
+    drift = f"drift share {figures.drift_share:.2f}, threshold {settings.monitor.drift_share}"
     counted = (
-        f"{figures.labelled_rows} of {settings.min_labelled} labelled rides answered by "
+        f"{figures.labelled_rows} of {settings.monitor.min_labelled} labelled rides answered by "
         f"version {figures.model_version}"
     )
     if figures.live_rmse is None:
@@ -70,12 +70,12 @@ def judge(figures: Figures, settings: Settings) -> Verdict:
         return Verdict("waiting", f"only {counted}; no drift ({drift}) in {figures.window_rows}")
     live = f"live RMSE {figures.live_rmse:.2f} of version {figures.model_version}"
     crossed = [
-        *([f"{live} is above {settings.max_live_rmse}"] if figures.live_error else []),
+        *([f"{live} is above {settings.monitor.max_live_rmse}"] if figures.live_error else []),
         *([f"drift ({drift})"] if figures.data_drift else []),
     ]
     if crossed:
         return Verdict("retrain", " and ".join(crossed))
-    within = f"within {settings.max_live_rmse} ({figures.labelled_rows} labelled rides)"
+    within = f"within {settings.monitor.max_live_rmse} ({figures.labelled_rows} labelled rides)"
     return Verdict("no action", f"no drift ({drift}) and the {live} is {within}")
 
 
@@ -95,7 +95,7 @@ def reference(release: registry.Release, settings: Settings) -> pd.DataFrame:
     try:
         path = MlflowClient().download_artifacts(release.run_id, REFERENCE_ARTIFACT)
     except (MlflowException, OSError):
-        path = settings.train_path
+        path = settings.paths.train
     rides = pd.read_parquet(path)
     return rides[CATEGORICAL + ["trip_distance"]].assign(
         prediction=predict(release.model, rides).to_numpy(), duration=rides[TARGET].to_numpy()
@@ -111,14 +111,14 @@ def measure(
 ):
     """Figures and the Evidently snapshot for the newest predictions, and the newest labelled
     ones (fetched apart: under heavy traffic, ground truth lags behind the newest requests)."""
-    enough = len(labelled) >= settings.min_labelled
+    enough = len(labelled) >= settings.monitor.min_labelled
     # With enough ground truth, the labelled rides show target drift too.
     current, numerical = (labelled, [*NUMERICAL, "duration"]) if enough else (window, NUMERICAL)
     columns = CATEGORICAL + numerical
     definition = DataDefinition(numerical_columns=numerical, categorical_columns=CATEGORICAL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        preset = DataDriftPreset(columns=columns, drift_share=settings.drift_share)
+        preset = DataDriftPreset(columns=columns, drift_share=settings.monitor.drift_share)
         snapshot = Report([preset]).run(
             Dataset.from_pandas(
                 current[columns].reset_index(drop=True), data_definition=definition
@@ -140,9 +140,9 @@ def measure(
         reference_rows=len(ref),
         drift_share=share,
         column_scores=scores,
-        data_drift=share >= settings.drift_share,
+        data_drift=share >= settings.monitor.drift_share,
         live_rmse=live_rmse,
-        live_error=live_rmse is not None and live_rmse > settings.max_live_rmse,
+        live_error=live_rmse is not None and live_rmse > settings.monitor.max_live_rmse,
     )
     return figures, snapshot
 
@@ -151,21 +151,22 @@ def run(settings: Settings, log: PredictionLog) -> tuple[Figures, Verdict]:
     """Measure the newest window of traffic against the version that served it; write the HTML
     report and the JSON summary, and record the figures in the log database and in MLflow."""
     tracking.connect()
-    window = log.window(settings.window)
+    window = log.window(settings.monitor.window)
     if window.empty:
         raise LookupError("the prediction log is empty: serve some traffic first")
     version = served_version(window)
     release = registry.load_version(version)
     # The live error is the served version's own: answers of other versions do not count.
     labelled = window[window["model_version"] == version].dropna(subset=["duration"])
-    if len(labelled) < settings.min_labelled:  # heavy traffic hides the ground truth: look back
-        labelled = log.window(settings.window, labelled=True, version=version)
+    # Heavy traffic hides the ground truth: look back.
+    if len(labelled) < settings.monitor.min_labelled:
+        labelled = log.window(settings.monitor.window, labelled=True, version=version)
     ref = reference(release, settings)
     figures, snapshot = measure(window, labelled, ref, version, settings)
     verdict = judge(figures, settings)
     figures_and_verdict = summary(figures, verdict)
 
-    out = Path(settings.monitoring_dir)
+    out = Path(settings.paths.monitoring)
     out.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(out / "report.html"))
     add_decision(out / "report.html", figures, verdict, settings)
@@ -201,11 +202,12 @@ def add_decision(page: Path, figures: Figures, verdict: Verdict, settings: Setti
     """Put what triggers retraining at the top of the report: the live error against its
     threshold, the drift share, the version served, and the decision."""
     live = "not measured" if figures.live_rmse is None else f"{figures.live_rmse:.2f} minutes"
+    monitoring = settings.monitor
     cells = [
         ("Model version served", figures.model_version),
-        ("Live RMSE", f"{live} (retrain above {settings.max_live_rmse})"),
-        ("Labelled rides", f"{figures.labelled_rows} (at least {settings.min_labelled} needed)"),
-        ("Drift share", f"{figures.drift_share:.2f} (drift at {settings.drift_share} or more)"),
+        ("Live RMSE", f"{live} (retrain above {monitoring.max_live_rmse})"),
+        ("Labelled rides", f"{figures.labelled_rows} (at least {monitoring.min_labelled} needed)"),
+        ("Drift share", f"{figures.drift_share:.2f} (drift at {monitoring.drift_share} or more)"),
     ]
     rows = "".join(
         f'<tr><th style="text-align: left; padding-right: 1em">{html.escape(name)}</th>'

@@ -78,17 +78,19 @@ def split(
 
 def retrain(settings: Settings, window: pd.DataFrame) -> Decision:
     """Train a challenger on recent rides, then gate it against the champion on the newest."""
-    rides, holdout = split(window, settings.retrain_rides, settings.holdout_share)
+    rides, holdout = split(window, settings.retrain.rides, settings.retrain.holdout_share)
     tracking.start()
     with mlflow.start_run(run_name="retraining", tags=dict([SOURCE_TAG])):
         print(f"retraining: training a challenger on {len(rides)} recent rides", flush=True)
         mlflow.log_params(
-            {"train.alpha": settings.alpha, "retrain.rides": settings.retrain_rides,
-             "retrain.holdout_share": settings.holdout_share,
+            {"train.alpha": settings.train.alpha, "retrain.rides": settings.retrain.rides,
+             "retrain.holdout_share": settings.retrain.holdout_share,
              "window.first_id": int(window["id"].min()), "window.last_id": int(window["id"].max()),
              "rides": len(rides), "holdout": len(holdout)}
         )  # fmt: skip
-        model = train(rides, settings.alpha, settings.categorical, settings.numerical)
+        model = train(
+            rides, settings.train.alpha, settings.train.categorical, settings.train.numerical
+        )
         model_uri = tracking.log_model(model, rides[[*CATEGORICAL, *NUMERICAL]].head(5))
         # The same figures as the pipeline's evaluate stage: /model shows them for any version.
         measured = scores(holdout, predict(model, holdout))
@@ -100,7 +102,7 @@ def retrain(settings: Settings, window: pd.DataFrame) -> Decision:
     # Only now is the registry touched, by the same release path as the pipeline's gate.
     holdout_name = f"production rides {int(holdout['id'].min())}..{int(holdout['id'].max())}"
     return release(
-        model_uri, holdout, holdout_name, settings.margin, settings.retrain_max_rmse,
+        model_uri, holdout, holdout_name, settings.gate.margin, settings.retrain.max_rmse,
         tags=dict([SOURCE_TAG]),
     )  # fmt: skip
 
@@ -109,7 +111,7 @@ def retrain_if_needed(
     settings: Settings, log: PredictionLog, url: str | None = None, port: int = 8000
 ) -> Outcome:
     """Monitor, then retrain and release through the gate only when a threshold is crossed."""
-    owner, abandoned_by = log.acquire(LOCK, timedelta(minutes=settings.lock_minutes))
+    owner, abandoned_by = log.acquire(LOCK, timedelta(minutes=settings.retrain.lock_minutes))
     if abandoned_by:
         print(f"recovered: took over the {LOCK} lock that {abandoned_by} left")
     try:
@@ -122,7 +124,7 @@ def retrain_if_needed(
         if verdict.action != "retrain":
             outcome = Outcome(verdict.action, verdict.reason, summary)
         else:
-            labelled = log.window(settings.window, labelled=True)
+            labelled = log.window(settings.monitor.window, labelled=True)
             decision = retrain(settings, labelled)
             deployed = None
             if decision.promoted:  # the promotion stands; the service also polls the registry
@@ -134,8 +136,8 @@ def retrain_if_needed(
             outcome = Outcome(action, decision.reason, summary, asdict(decision), deployed)
     finally:
         log.release(LOCK, owner)
-    settings.retraining_path.parent.mkdir(parents=True, exist_ok=True)
-    with settings.retraining_path.open("a") as decisions:
+    settings.paths.retraining.parent.mkdir(parents=True, exist_ok=True)
+    with settings.paths.retraining.open("a") as decisions:
         entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(outcome)}
         decisions.write(json.dumps(entry) + "\n")
     if outcome.figures:  # a monitoring run happened: the dashboard shows it, and the decision
@@ -192,16 +194,17 @@ def reset_demo(settings: Settings, port: int = 8000) -> list[str]:
     if status and served.get("name", registry.MODEL_NAME) == registry.MODEL_NAME:
         raise ValueError(f"a service still answers at {url}, without serve.pid: stop it first")
     log = PredictionLog(log_url)
-    log.acquire(LOCK, timedelta(minutes=settings.lock_minutes))  # no retraining runs meanwhile
+    # No retraining runs meanwhile.
+    log.acquire(LOCK, timedelta(minutes=settings.retrain.lock_minutes))
     done += forget(MlflowClient())
     log.engine.dispose()
     database = sa.engine.make_url(log_url).database  # None for an in-memory database
     log_files = [Path(f"{database}{end}") for end in ("", "-wal", "-shm", "-journal")]
-    for path in [*(log_files if database else []), settings.retraining_path]:
+    for path in [*(log_files if database else []), settings.paths.retraining]:
         if path.exists():
             path.unlink()
             done.append(f"deleted {path}")
-    if settings.monitoring_dir.exists():
-        shutil.rmtree(settings.monitoring_dir)
-        done.append(f"deleted {settings.monitoring_dir}/")
+    if settings.paths.monitoring.exists():
+        shutil.rmtree(settings.paths.monitoring)
+        done.append(f"deleted {settings.paths.monitoring}/")
     return done

@@ -4,8 +4,9 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import ladder
 import pytest
+
+from mlops_ladder import ladder
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

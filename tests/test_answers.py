@@ -4,9 +4,10 @@ import json
 import subprocess
 import sys
 
-import ladder
 import pytest
 from cookiecutter.exceptions import FailedHookException
+
+from mlops_ladder import ladder
 
 LEVELS = ladder.levels()
 BAD_ANSWERS = [

@@ -5,8 +5,9 @@ import tomllib
 from pathlib import Path
 
 import bump
-import ladder
 import pytest
+
+from mlops_ladder import ladder
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SHA_2 = "89abcdef0123456789abcdef0123456789abcdef"

@@ -3,7 +3,6 @@ no explanation is copied between a lesson and a README. tools/lessons.py reads t
 
 import re
 
-import ladder
 import pytest
 from lessons import (
     DOCS,
@@ -23,6 +22,8 @@ from lessons import (
     too_precise,
     unmatched,
 )
+
+from mlops_ladder import ladder
 
 
 @pytest.mark.parametrize("level", sorted(LESSONS))

@@ -8,8 +8,9 @@ in the pull request that causes it.
 import shutil
 from pathlib import Path
 
-import ladder
 import pytest
+
+from mlops_ladder import cli, ladder
 
 PAIRS = list(zip(ladder.levels(), ladder.levels()[1:], strict=False))
 
@@ -44,10 +45,10 @@ def drift_of(templates: Path, tmp_path: Path, low: int, high: int) -> str | None
 
 def test_golden_diff__a_help_string_edited_in_one_level_fails_with_the_fix(tmp_path):
     templates = copy_of_templates(tmp_path)
-    cli = templates / "level2" / "{{cookiecutter.project_slug}}" / "src"
-    cli = cli / "{{cookiecutter.package_name}}" / "cli.py"
+    source = templates / "level2" / "{{cookiecutter.project_slug}}" / "src"
+    source = source / "{{cookiecutter.package_name}}" / "cli.py"
     old = 'help="write simulated monthly trip records"'
-    cli.write_text(cli.read_text().replace(old, 'help="write simulated months of rides"'))
+    source.write_text(source.read_text().replace(old, 'help="write simulated months of rides"'))
 
     drift = drift_of(templates, tmp_path, 2, 3)
     assert drift is not None
@@ -82,7 +83,7 @@ def test_diff_update__prints_what_it_did_to_each_golden_file(tmp_path, monkeypat
     templates = copy_of_templates(tmp_path)
     ladder.golden_path(1, 2, templates).write_text("stale\n")
     monkeypatch.setattr(ladder, "TEMPLATES", templates)
-    assert ladder.main(["diff", "--update"]) == 0
+    assert cli.main(["diff", "--update"]) == 0
     assert "updated   templates/diffs/1-2.diff" in capsys.readouterr().out.splitlines()
 
 
@@ -96,5 +97,5 @@ def test_diff_update__prints_what_it_did_to_each_golden_file(tmp_path, monkeypat
 )
 def test_diff__refuses_a_missing_pair_or_levels_with_update(capsys, argv, message):
     with pytest.raises(SystemExit):
-        ladder.main(argv)
+        cli.main(argv)
     assert message in capsys.readouterr().err

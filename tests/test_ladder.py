@@ -4,11 +4,12 @@ import json
 import re
 from pathlib import Path
 
-import ladder
 import pages
 import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
+
+from mlops_ladder import cli, ladder
 
 
 def test_levels__lists_every_template_folder_in_order():
@@ -49,7 +50,7 @@ def test_diff__counts_lines_and_names_the_real_package_in_the_reasons():
 
 def test_diff_html__one_self_contained_side_by_side_page(tmp_path):
     page_path = tmp_path / "diff.html"
-    assert ladder.main(["diff", "2", "3", "--html", str(page_path)]) == 0
+    assert cli.main(["diff", "2", "3", "--html", str(page_path)]) == 0
     page = page_path.read_text()
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert not re.search(r"<(script|link|img)\b|\bsrc=", page)  # nothing fetched
@@ -65,7 +66,7 @@ def test_diff_html__without_a_path_writes_diff_low_high_html_where_it_runs(
     tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
-    assert ladder.main(["diff", "3", "4", "--html"]) == 0
+    assert cli.main(["diff", "3", "4", "--html"]) == 0
     assert (tmp_path / "diff-3-4.html").read_text().startswith("<!doctype html>")
     assert f"page written to {tmp_path / 'diff-3-4.html'}" in capsys.readouterr().out
 
@@ -98,7 +99,7 @@ document.body.dataset.chars = Math.floor(inner / (probe.getBoundingClientRect().
 @pytest.mark.parametrize("width", [1400, 1920])
 def test_diff_html__each_side_shows_80_characters_on_a_projector(tmp_path, width):
     page = tmp_path / "diff.html"
-    assert ladder.main(["diff", "2", "3", "--html", str(page)]) == 0
+    assert cli.main(["diff", "2", "3", "--html", str(page)]) == 0
     page.write_text(page.read_text().replace("</body>", MEASURE))
     chars = re.search(r'data-chars="(\d+)"', pages.offline_dom(page, width=width))
     assert chars, "the page did not draw"
@@ -115,7 +116,7 @@ def test_diff__the_readme_example_is_what_diff_prints():
 
 def test_diff__refuses_a_backwards_pair(capsys):
     with pytest.raises(SystemExit):
-        ladder.main(["diff", "1", "0"])
+        cli.main(["diff", "1", "0"])
     assert "needs LOW < HIGH" in capsys.readouterr().err
 
 
@@ -139,7 +140,7 @@ def test_root_template__renders_the_chosen_level(tmp_path):
 def test_new__refuses_a_folder_that_already_holds_a_project_and_names_force(tmp_path, capsys):
     (tmp_path / "taxi_ride_duration").mkdir()
     with pytest.raises(SystemExit):
-        ladder.main(["new", "1", str(tmp_path)])
+        cli.main(["new", "1", str(tmp_path)])
     assert "taxi_ride_duration exists: add --force to replace it" in capsys.readouterr().err
     assert [path.name for path in tmp_path.iterdir()] == ["taxi_ride_duration"]
     assert not any((tmp_path / "taxi_ride_duration").iterdir()), "left as it was"

@@ -5,10 +5,11 @@ import subprocess
 import tomllib
 
 import bump
-import ladder
 import lock
 import pytest
 from answers import ODD_ANSWERS
+
+from mlops_ladder import ladder
 
 UV_LEVELS = [level for level in ladder.levels() if level > 0]
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)")

@@ -4,9 +4,10 @@ import ast
 import shlex
 from pathlib import Path
 
-import ladder
 import pytest
 import yaml
+
+from mlops_ladder import ladder
 
 LEVELS_WITH_DVC = [level for level in ladder.levels() if level >= 2]
 

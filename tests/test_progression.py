@@ -2,9 +2,10 @@
 
 import tomllib
 
-import ladder
 import pytest
 from answers import ODD_ANSWERS
+
+from mlops_ladder import ladder
 
 PAIRS = list(zip(ladder.levels(), ladder.levels()[1:], strict=False))
 

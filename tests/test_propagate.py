@@ -3,10 +3,11 @@
 import shutil
 from pathlib import Path
 
-import ladder
 import propagate
 import pytest
 from runs import commit
+
+from mlops_ladder import ladder
 
 PROJECT = "{{cookiecutter.project_slug}}"
 CLI = f"{PROJECT}/src/{{{{cookiecutter.package_name}}}}/cli.py"

@@ -6,11 +6,12 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-import ladder
 import nbformat
 import pytest
 import yaml
 from answers import ODD_ANSWERS
+
+from mlops_ladder import ladder
 
 PACKAGE_MODULES = [
     "__init__", "__main__", "cli", "config", "data", "evaluate", "features", "predict",

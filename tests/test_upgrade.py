@@ -4,10 +4,10 @@ import json
 import shutil
 from pathlib import Path
 
-import ladder
 import pytest
-import upgrade
 from runs import commit
+
+from mlops_ladder import cli, ladder, upgrade
 
 TEAM_NOTE = "Our team owns this model; ask #taxi-ml.\n"
 
@@ -32,7 +32,7 @@ def test_upgrade__keeps_user_edits_and_otherwise_equals_the_next_level(tmp_path,
     module.write_text('"""Rain slows rides."""\n\nRAIN_FACTOR = 1.2\n')
     commit(project, "Our edits")
 
-    assert upgrade.main([str(project)]) == 0
+    assert cli.main(["upgrade", str(project)]) == 0
     printed = capsys.readouterr().out
 
     fresh = ladder.tree(ladder.render(2, tmp_path / "fresh"))
@@ -63,7 +63,7 @@ def test_upgrade__same_lines_changed_on_both_sides_leave_conflict_markers(tmp_pa
     config.write_text(config.read_text().replace("alpha: float = 1.0", "alpha: float = 0.5"))
     commit(project, "Stronger regularisation")
 
-    assert upgrade.main([str(project)]) == 1
+    assert cli.main(["upgrade", str(project)]) == 1
     printed = capsys.readouterr().out
     merged = config.read_text()
     assert "<<<<<<< yours\n    alpha: float = 0.5\n=======\n    alpha: float = 1.0\n" in merged
@@ -125,13 +125,13 @@ def test_upgrade__refuses_with_a_clear_message_and_touches_nothing(
         commit(project, "No record")
     before = ladder.tree(project)
 
-    assert upgrade.main([str(project), *argv]) == 2
+    assert cli.main(["upgrade", str(project), *argv]) == 2
     assert message in capsys.readouterr().err
     assert ladder.tree(project) == before
 
 
 def test_upgrade__a_missing_folder_is_refused(tmp_path, capsys):
-    assert upgrade.main([str(tmp_path / "nowhere")]) == 2
+    assert cli.main(["upgrade", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
 
@@ -156,17 +156,17 @@ def test_upgrade__refuses_a_record_edited_into_nonsense(tmp_path, capsys, edit, 
         record.update(edit)
     record_path.write_text(json.dumps(record))
     commit(project, "Hand-edited record", init=True)
-    assert upgrade.main([str(project)]) == 2
+    assert cli.main(["upgrade", str(project)]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_upgrade__your_executable_bits_stay_yours(tmp_path):
     project = render_committed(1, tmp_path)
-    cli = project / "src" / project.name / "cli.py"
-    cli.chmod(0o755)
+    module = project / "src" / project.name / "cli.py"
+    module.chmod(0o755)
     commit(project, "Make the CLI executable")
     upgrade.upgrade(project)
-    assert "def main" in cli.read_text() and cli.stat().st_mode & 0o777 == 0o755
+    assert "def main" in module.read_text() and module.stat().st_mode & 0o777 == 0o755
 
 
 def test_upgrade__a_file_you_moved_gets_its_new_version_beside_it(tmp_path, capsys):
@@ -175,7 +175,7 @@ def test_upgrade__a_file_you_moved_gets_its_new_version_beside_it(tmp_path, caps
     ladder.run(f"git mv {package}/train.py {package}/training.py", project)
     commit(project, "Rename train.py")
 
-    assert upgrade.main([str(project)]) == 1
+    assert cli.main(["upgrade", str(project)]) == 1
     printed = capsys.readouterr().out
     fresh = ladder.render(2, tmp_path / "fresh")
     aside = package / "train.py.level2"
@@ -222,7 +222,7 @@ def test_upgrade__without_the_commit_it_says_that_today_s_level_stands_in(tmp_pa
     record.pop("template_commit", None)  # rendered from a copy, or from changed templates
     record_path.write_text(json.dumps(record))
     commit(project, "Render", init=True)
-    assert upgrade.main([str(project)]) == 0
+    assert cli.main(["upgrade", str(project)]) == 0
     assert "the mlops-ladder commit that rendered it is unknown here" in capsys.readouterr().out
 
 
@@ -232,7 +232,7 @@ def test_upgrade__a_lock_you_changed_is_made_again_not_merged(tmp_path, capsys):
     lock.write_text(lock.read_text().replace('version = "0.1.0"', 'version = "0.2.0"', 1))
     commit(project, "Lock after a change of mine")
 
-    assert upgrade.main([str(project)]) == 0  # nothing for you to resolve by hand
+    assert cli.main(["upgrade", str(project)]) == 0  # nothing for you to resolve by hand
     out = capsys.readouterr().out
     assert "relocked uv.lock  (you changed your dependencies" in out
     assert out.index("  uv lock\n") < out.index("  make install\n")  # re-lock, then install

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import ladder
+from mlops_ladder import ladder
 
 # The files that hold pins, by name; workflows by folder.
 # Level 0's requirements.txt is not one: tools/lock.py compiles it from requirements.in.

@@ -31,8 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ladder
-import merge
+from mlops_ladder import ladder, merge
 
 PROJECT = "{{cookiecutter.project_slug}}"  # the project folder inside each level's folder
 

@@ -13,8 +13,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ladder
 import yaml
+
+from mlops_ladder import ladder
 
 LOCAL_EQUIVALENT = {
     "actions/checkout": "the project is already a git checkout",

@@ -4,8 +4,9 @@ import re
 import subprocess
 from pathlib import Path
 
-import ladder
 import nbformat
+
+from mlops_ladder import ladder
 
 RMSE = re.compile(r"validation RMSE \(\d{4}-\d{2}\): ([0-9.]+) minutes")
 

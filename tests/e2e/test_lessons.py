@@ -22,11 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-import ladder
 import lessons
 import pytest
 from projects import copy_project
 from services import free_port
+
+from mlops_ladder import ladder
 
 # Lessons commit in their projects; a CI machine may have no git identity.
 IDENTITY = {

@@ -7,10 +7,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-import ladder
 import pytest
 from gha import StepFailed, run_workflow
 from runs import in_project, printed_by, rmse_in, train_output
+
+from mlops_ladder import ladder
 
 pytestmark = [pytest.mark.levels(1), pytest.mark.xdist_group("level1")]
 

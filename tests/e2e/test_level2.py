@@ -5,12 +5,13 @@ import re
 import shutil
 import subprocess
 
-import ladder
 import pages
 import pytest
 from gha import run_workflow
 from projects import copy_project
 from runs import clone_and_pull, commit, git_commit_all, in_project, make
+
+from mlops_ladder import ladder
 
 pytestmark = [pytest.mark.levels(2), pytest.mark.xdist_group("level2")]
 

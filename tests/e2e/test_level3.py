@@ -7,7 +7,6 @@ import shlex
 import shutil
 import subprocess
 
-import ladder
 import pytest
 from gha import run_workflow
 from runs import (
@@ -30,6 +29,8 @@ from services import (
     sshd,
     wait_for,
 )
+
+from mlops_ladder import ladder
 
 pytestmark = pytest.mark.levels(3)  # each test has its own copy: any worker can take it
 

@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 
-import ladder
 import pages
 import pytest
 from gha import run_workflow
@@ -29,6 +28,8 @@ from services import (
     postgres,
     scoring_service,
 )
+
+from mlops_ladder import ladder
 
 pytestmark = [pytest.mark.levels(4), pytest.mark.xdist_group("level4")]
 

@@ -10,12 +10,12 @@ import json
 import re
 import subprocess
 
-import ladder
 import pytest
-import upgrade
 from gha import run_workflow
 from runs import commit, git_commit_all, set_param
 from services import scoring_service
+
+from mlops_ladder import cli, ladder
 
 pytestmark = pytest.mark.levels(1, 2, 3, 4)
 
@@ -71,7 +71,7 @@ def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(cop
     commit(project, "Our edits: alpha 3, rush hours")
 
     for level in (2, 3, 4):
-        code = upgrade.main([str(project)])
+        code = cli.main(["upgrade", str(project)])
         config = project / "src" / package / "config.py"
         if level == 2:  # the owner changed the alpha line; level 2 adds lines right after it
             assert code == 1 and "<<<<<<< yours\n    alpha: float = 3.0\n" in config.read_text()

@@ -2,10 +2,11 @@
 again with `make install`, it still serves its champion (MLflow's artifacts are recorded
 relative to mlflow.db)."""
 
-import ladder
 import pytest
 from runs import in_project
 from services import background, free_port, http, wait_for
+
+from mlops_ladder import ladder
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 CHAMPION_LOCATION = """

@@ -22,10 +22,15 @@ LADDER = ("--group", "ladder", "--editable", str(HERE))
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint and format-check the repository's own Python code."""
-    session.install("--group", "lint")
+    """Lint, format-check and type-check (mypy --strict) the repository's own Python code."""
+    session.install("--group", "lint", "--editable", ".")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # Two conftest modules share a name: tests/e2e's is checked on its own (mypy_path finds the
+    # tests' helpers, pyproject.toml [tool.mypy]).
+    session.run("mypy", "src", "tools", "hatch_build.py", "noxfile.py", "tests",
+                "--exclude", "^tests/e2e/conftest\\.py$")  # fmt: skip
+    session.run("mypy", "tests/e2e/conftest.py")
 
 
 @nox.session

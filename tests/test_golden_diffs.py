@@ -6,9 +6,11 @@ in the pull request that causes it.
 """
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pytest import CaptureFixture, MonkeyPatch
 
 from mlops_ladder import cli, ladder
 
@@ -16,14 +18,16 @@ PAIRS = list(zip(ladder.levels(), ladder.levels()[1:], strict=False))
 
 
 @pytest.mark.parametrize(("low", "high"), PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
-def test_golden_diff__the_rendered_pair_is_the_committed_diff(bake, low, high):
+def test_golden_diff__the_rendered_pair_is_the_committed_diff(
+    bake: Callable[..., Path], low: int, high: int
+) -> None:
     rendered = ladder.annotated_diff(low, high, ladder.tree(bake(low)), ladder.tree(bake(high)))
     drift = ladder.golden_drift(low, high, rendered)
     if drift:
         pytest.fail(drift, pytrace=False)
 
 
-def test_golden_diff__every_pair_and_nothing_else_is_committed():
+def test_golden_diff__every_pair_and_nothing_else_is_committed() -> None:
     committed = sorted(path.name for path in (ladder.TEMPLATES / "diffs").iterdir())
     assert committed == [f"{low}-{high}.diff" for low, high in PAIRS]
 
@@ -43,7 +47,7 @@ def drift_of(templates: Path, tmp_path: Path, low: int, high: int) -> str | None
     return ladder.golden_drift(low, high, ladder.annotated_diff(low, high, lower, upper), templates)
 
 
-def test_golden_diff__a_help_string_edited_in_one_level_fails_with_the_fix(tmp_path):
+def test_golden_diff__a_help_string_edited_in_one_level_fails_with_the_fix(tmp_path: Path) -> None:
     templates = copy_of_templates(tmp_path)
     source = templates / "level2" / "{{cookiecutter.project_slug}}" / "src"
     source = source / "{{cookiecutter.package_name}}" / "cli.py"
@@ -61,13 +65,13 @@ def test_golden_diff__a_help_string_edited_in_one_level_fails_with_the_fix(tmp_p
     assert drift_of(templates, tmp_path, 3, 4) is None  # level 3 and up did not change
 
 
-def test_golden_diff__a_long_drift_is_cut_with_the_command_that_shows_it_all():
+def test_golden_diff__a_long_drift_is_cut_with_the_command_that_shows_it_all() -> None:
     drift = ladder.golden_drift(3, 4, "What level 4 adds to level 3:\n" + "x\n" * 100)
     assert drift is not None and "more lines: python3 -m nox -s diff -- 3 4\n" in drift
     assert len(drift.splitlines()) < ladder.DRIFT_LINES + 10
 
 
-def test_diff_update__rewrites_only_the_pairs_that_changed(tmp_path):
+def test_diff_update__rewrites_only_the_pairs_that_changed(tmp_path: Path) -> None:
     templates = copy_of_templates(tmp_path)
     golden = ladder.golden_path(3, 4, templates)
     golden.write_text("stale\n")
@@ -79,7 +83,9 @@ def test_diff_update__rewrites_only_the_pairs_that_changed(tmp_path):
     assert set(ladder.update_goldens(templates).values()) == {"unchanged"}
 
 
-def test_diff_update__prints_what_it_did_to_each_golden_file(tmp_path, monkeypatch, capsys):
+def test_diff_update__prints_what_it_did_to_each_golden_file(
+    tmp_path: Path, monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
     templates = copy_of_templates(tmp_path)
     ladder.golden_path(1, 2, templates).write_text("stale\n")
     monkeypatch.setattr(ladder, "TEMPLATES", templates)
@@ -95,7 +101,9 @@ def test_diff_update__prints_what_it_did_to_each_golden_file(tmp_path, monkeypat
         (["diff", "2", "3", "--update"], "diff --update takes no levels and no --html"),
     ],
 )
-def test_diff__refuses_a_missing_pair_or_levels_with_update(capsys, argv, message):
+def test_diff__refuses_a_missing_pair_or_levels_with_update(
+    capsys: CaptureFixture[str], argv: list[str], message: str
+) -> None:
     with pytest.raises(SystemExit):
         cli.main(argv)
     assert message in capsys.readouterr().err

@@ -88,7 +88,7 @@ def run(installed: Installed, *args: str | Path, cwd: Path, code: int = 0) -> st
     return done.stdout
 
 
-def test_wheel__ships_the_templates_and_the_commit_it_was_built_from(installed: Installed):
+def test_wheel__ships_the_templates_and_the_commit_it_was_built_from(installed: Installed) -> None:
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
         built = json.loads(wheel.read("mlops_ladder/build.json"))
@@ -105,7 +105,7 @@ def test_wheel__ships_the_templates_and_the_commit_it_was_built_from(installed: 
 
 def test_wheel__every_subcommand_runs_from_the_installed_wheel(
     installed: Installed, tmp_path: Path
-):
+) -> None:
     assert "No MLOps" in run(installed, "levels", cwd=tmp_path)
     assert run(installed, "--version", cwd=tmp_path).startswith("mlops-ladder 0.")
 
@@ -132,7 +132,7 @@ def test_wheel__every_subcommand_runs_from_the_installed_wheel(
 
 def test_wheel__upgrade_takes_another_commit_s_templates_from_a_clone(
     installed: Installed, tmp_path: Path
-):
+) -> None:
     project = tmp_path / "taxi_ride_duration"
     shutil.copytree(ladder.render(1, tmp_path / "rendered"), project)
     elsewhere = installed.source.parent / "later"  # a clone one commit ahead of the wheel
@@ -154,7 +154,7 @@ def test_wheel__upgrade_takes_another_commit_s_templates_from_a_clone(
     assert "stands in" not in report, report
 
 
-def test_wheel__uvx_from_a_clone_runs_the_command(installed: Installed, tmp_path: Path):
+def test_wheel__uvx_from_a_clone_runs_the_command(installed: Installed, tmp_path: Path) -> None:
     """What the README offers: `uvx --from . mlops-ladder ...` in a clone, no install step."""
     project = ladder.render(2, tmp_path)
     done = subprocess.run(

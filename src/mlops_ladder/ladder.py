@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from cookiecutter.main import cookiecutter
 
@@ -149,8 +150,9 @@ def tree(project: Path) -> dict[str, bytes]:
 KINDS = ("added", "changed", "removed")
 
 
-def _manifest(level: int) -> dict:
-    return tomllib.loads(EVOLUTIONS.read_text()).get(f"level{level}", {})
+def _manifest(level: int) -> dict[str, Any]:
+    manifest: dict[str, Any] = tomllib.loads(EVOLUTIONS.read_text()).get(f"level{level}", {})
+    return manifest
 
 
 def evolutions(level: int, package: str) -> dict[str, dict[str, str]]:
@@ -334,7 +336,9 @@ def _both_levels(
 
 
 @functools.cache
-def _rendered_pair(low: int, high: int, answers: tuple[tuple[str, str], ...], templates: Path):
+def _rendered_pair(
+    low: int, high: int, answers: tuple[tuple[str, str], ...], templates: Path
+) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, str]]:
     with tempfile.TemporaryDirectory() as workdir, quiet_stdout():
         lower = comparable(tree(render(low, Path(workdir) / "lower", dict(answers), templates)))
         upper = comparable(tree(render(high, Path(workdir) / "upper", dict(answers), templates)))
@@ -397,7 +401,7 @@ def update_goldens(templates: Path = TEMPLATES) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def quiet_stdout():
+def quiet_stdout() -> Iterator[None]:
     """Silence the hooks' "Created ..." line (a subprocess), so the diff is all that is printed."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -450,7 +454,8 @@ def diff_html(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
     lower, upper, why = _both_levels(low, high, answers)
     changes = compare(lower, upper)
     counts = ", ".join(f"{len(paths)} files {kind}" for kind, paths in changes.items())
-    rows, sections = [], []
+    rows: list[str] = []
+    sections: list[str] = []
     sides = difflib.HtmlDiff(tabsize=4, wrapcolumn=None)
     for kind in KINDS:
         for path in changes[kind]:
@@ -506,7 +511,7 @@ def project_env() -> dict[str, str]:
     return env
 
 
-def run(command: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+def run(command: str, cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[Any]:
     """Run one shell command in a generated project, echoing it; raise when it fails."""
     print(f"[{cwd.name}] $ {command}", flush=True)
     return subprocess.run(

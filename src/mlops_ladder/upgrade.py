@@ -269,7 +269,7 @@ def _write(project: Path, outcome: Outcome) -> None:
         _git(project, "add", "--intent-to-add", "--", *added)
 
 
-def _git(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def _git(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", "-C", str(project), *args], capture_output=True, text=True, check=check
     )
@@ -278,7 +278,7 @@ def _git(project: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 def report(outcome: Outcome, project: Path) -> str:
     """What the upgrade did, what is left to decide, and what to run next."""
     why = ladder.reasons(outcome.low, outcome.high, outcome.package)
-    advice = {"notes": [], "steps": []}
+    advice: dict[str, list[str]] = {"notes": [], "steps": []}
     for level in range(outcome.low + 1, outcome.high + 1):
         for key, lines in ladder.upgrade_advice(level, outcome.package).items():
             advice[key] += [line for line in lines if line not in advice[key]]

@@ -137,7 +137,7 @@ def run_workflow(
     return result
 
 
-def _run_job(workflow, job_name, job, project, base, supplied, result, runner_temp) -> None:
+def _run_job(workflow, job_name, job, project: Path, base, supplied, result, runner_temp) -> None:
     job_env = {**base, **_resolve(job.get("env", {}), supplied)}
     step_outputs: dict[str, dict[str, str]] = {}
     for number, step in enumerate(job["steps"]):

@@ -9,6 +9,8 @@ scheduled retraining workflow against its running service.
 import json
 import re
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from gha import run_workflow
@@ -42,12 +44,12 @@ UNDO_EDITS = {
 CONFLICT = re.compile(r"<<<<<<< yours\n(.*?)=======\n(.*?)>>>>>>> level \d\n", re.DOTALL)
 
 
-def take_the_new_level(path) -> None:
+def take_the_new_level(path: Path) -> None:
     """Resolve each conflict as the upgrade's note suggests: keep the new level's side."""
     path.write_text(CONFLICT.sub(lambda match: match[2], path.read_text()))
 
 
-def owner_edits(project, package: str) -> dict[str, str]:
+def owner_edits(project: Path, package: str) -> dict[str, str]:
     """Realistic edits at level 1: a stronger regularisation, a new module and its test."""
     config = project / "src" / package / "config.py"
     config.write_text(config.read_text().replace("alpha: float = 1.0", "alpha: float = 3.0"))
@@ -63,7 +65,9 @@ def owner_edits(project, package: str) -> dict[str, str]:
     return added
 
 
-def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(copy_of, tmp_path):
+def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(
+    copy_of: Callable[[int], Path], tmp_path: Path
+) -> None:
     project = copy_of(1)  # rendered and first-run
     package = project.name
     git_commit_all(project)
@@ -121,7 +125,9 @@ def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(cop
     assert '"retrain_needed": false' in run.summary
 
 
-def assert_equal_to_fresh_level_plus_edits(project, level: int, added: dict, tmp_path) -> None:
+def assert_equal_to_fresh_level_plus_edits(
+    project: Path, level: int, added: dict, tmp_path: Path
+) -> None:
     """Every file of a fresh render is there, byte for byte, but for the owner's edits."""
     fresh = ladder.tree(ladder.render(level, tmp_path / f"fresh{level}"))
     for path, content in fresh.items():

@@ -68,7 +68,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     uv("build", "--wheel", "--quiet", "--out-dir", root / "dist", source)
     (wheel,) = (root / "dist").glob("mlops_ladder-*.whl")
     uv("venv", "--quiet", root / "venv")
-    uv("pip", "install", "--quiet", "--python", root / "venv" / "bin" / "python", wheel)
+    # Compiled, as pip installs by default: the templates' modules get bytecode beside them.
+    python = root / "venv" / "bin" / "python"
+    uv("pip", "install", "--quiet", "--compile-bytecode", "--python", python, wheel)
     folders = os.environ["PATH"].split(os.pathsep)
     path = [folder for folder in folders if not (Path(folder) / "uv").exists()]
     env = {**ladder.project_env(), "PATH": os.pathsep.join(path)}

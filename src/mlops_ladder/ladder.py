@@ -111,11 +111,18 @@ def render(
     templates: Path = TEMPLATES,
 ) -> Path:
     """Render one level without prompts and with an isolated cookiecutter config."""
+    source = templates / f"level{level}"
     with tempfile.TemporaryDirectory() as home:
         config = Path(home) / "config.yaml"
         config.write_text(f"cookiecutters_dir: {home}/templates\nreplay_dir: {home}/replay\n")
+        if next(source.rglob("__pycache__"), None):
+            # An installer compiled the templates' modules (pip does, in site-packages), and
+            # cookiecutter would render the bytecode into the project: render a clean copy.
+            source = shutil.copytree(
+                source, Path(home) / source.name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         project = cookiecutter(
-            str(templates / f"level{level}"),
+            str(source),
             no_input=True,
             extra_context=dict(answers or {}),
             output_dir=str(output_dir),

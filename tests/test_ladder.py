@@ -187,3 +187,21 @@ def test_new__names_the_project_as_typed_from_where_it_ran(tmp_path: Path) -> No
     project = tmp_path / "out" / "level1" / "taxi_ride_duration"
     assert ladder.shown(project, tmp_path) == "out/level1/taxi_ride_duration"
     assert ladder.shown(project, tmp_path / "elsewhere") == str(project)
+
+
+def test_levels__lists_every_level_with_what_it_adds(capsys: CaptureFixture[str]) -> None:
+    assert cli.main(["levels"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in printed[: len(ladder.levels())]] == [
+        str(level) for level in ladder.levels()
+    ]
+    assert "Automated model deployment" in printed[3]
+
+
+def test_diff_update__refuses_in_an_installed_wheel(
+    monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(ladder, "INSTALLED", True)
+    with pytest.raises(SystemExit):
+        cli.main(["diff", "--update"])
+    assert "rewrites the golden diffs of a clone" in capsys.readouterr().err

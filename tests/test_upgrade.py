@@ -256,3 +256,11 @@ def test_upgrade__a_lock_you_changed_is_made_again_not_merged(
     assert out.index("  uv lock\n") < out.index("  make install\n")  # re-lock, then install
     fresh = ladder.render(2, tmp_path / "fresh")
     assert lock.read_bytes() == (fresh / "uv.lock").read_bytes()  # no conflict markers
+
+
+def test_upgrade__a_clone_that_is_not_one_is_refused(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
+    project = render_committed(1, tmp_path / "mine")
+    assert cli.main(["upgrade", str(project), "--clone", str(tmp_path)]) == 2
+    assert "is not a git clone of mlops-ladder" in capsys.readouterr().err

@@ -132,12 +132,12 @@ def new(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmark level 3's scoring service against `mlflow models serve` (not run by CI)."""
-    session.install("--group", "test")
+    session.install("--group", "test", "--editable", ".")
     session.run("python", "benchmarks/serve.py", *session.posargs)
 
 
 @nox.session(name="bench-monitor")
 def bench_monitor(session: nox.Session) -> None:
     """Benchmark level 4's monitoring (10k-1M rows) and the cost of prediction logging."""
-    session.install("--group", "test")
+    session.install("--group", "test", "--editable", ".")
     session.run("python", "benchmarks/monitor.py", *session.posargs)

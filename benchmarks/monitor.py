@@ -20,11 +20,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests" / "e2e"), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "benchmarks")]
 
-import ladder  # noqa: E402
 from serve import load, wrk  # noqa: E402
 from services import background, dockerfile_command, free_port, wait_for  # noqa: E402
+
+from mlops_ladder import ladder  # noqa: E402
 
 MEASURE = """
 import dataclasses, json, resource, sys, time

@@ -24,10 +24,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests" / "e2e")]
+sys.path[:0] = [str(ROOT / "tests" / "e2e")]
 
-import ladder  # noqa: E402
 from services import background, dockerfile_command, free_port, wait_for  # noqa: E402
+
+from mlops_ladder import ladder  # noqa: E402
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 

@@ -4,8 +4,9 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import ladder
 import pytest
+
+from mlops_ladder import ladder
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,7 +23,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if option == "all":
         return
     chosen = {int(level) for level in option.split(",")}
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         marker = item.get_closest_marker("levels")
         needed = set(marker.args) if marker else set()

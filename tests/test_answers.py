@@ -3,10 +3,14 @@
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
-import ladder
 import pytest
 from cookiecutter.exceptions import FailedHookException
+from pytest import CaptureFixture, MonkeyPatch
+
+from mlops_ladder import ladder
 
 LEVELS = ladder.levels()
 BAD_ANSWERS = [
@@ -26,20 +30,20 @@ BAD_ANSWERS = [
 ]
 
 
-def questions(level: int) -> dict:
+def questions(level: int) -> dict[str, object]:
     spec = json.loads((ladder.TEMPLATES / f"level{level}" / "cookiecutter.json").read_text())
     return {key: value for key, value in spec.items() if not key.startswith("_")}
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_questions__the_same_at_every_level(level):
+def test_questions__the_same_at_every_level(level: int) -> None:
     assert questions(level) == questions(LEVELS[0])
     assert questions(level)["project_name"]
 
 
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("hook", ["pre_gen_project.py", "post_gen_project.py"])
-def test_hooks__identical_at_every_level(level, hook):
+def test_hooks__identical_at_every_level(level: int, hook: str) -> None:
     ours = (ladder.TEMPLATES / f"level{level}" / "hooks" / hook).read_bytes()
     assert ours == (ladder.TEMPLATES / f"level{LEVELS[0]}" / "hooks" / hook).read_bytes()
 
@@ -52,8 +56,8 @@ def test_hooks__identical_at_every_level(level, hook):
     ],
 )
 def test_post_gen_hook__says_where_to_cd_from_where_cookiecutter_ran(
-    tmp_path, monkeypatch, capfd, output, shown
-):
+    tmp_path: Path, monkeypatch: MonkeyPatch, capfd: CaptureFixture[str], output: str, shown: str
+) -> None:
     started = tmp_path / "started"
     started.mkdir()
     monkeypatch.setenv("PWD", str(started))  # the hook reads where cookiecutter was started
@@ -64,7 +68,9 @@ def test_post_gen_hook__says_where_to_cd_from_where_cookiecutter_ran(
 
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
-def test_bad_answer__one_clear_line_and_no_folder(tmp_path, capfd, level, answers, message):
+def test_bad_answer__one_clear_line_and_no_folder(
+    tmp_path: Path, capfd: CaptureFixture[str], level: int, answers: dict[str, str], message: str
+) -> None:
     with pytest.raises(FailedHookException):
         ladder.render(level, tmp_path, answers)
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
@@ -73,7 +79,7 @@ def test_bad_answer__one_clear_line_and_no_folder(tmp_path, capfd, level, answer
     assert list(tmp_path.iterdir()) == []
 
 
-def test_bad_answer__the_command_line_fails_and_says_why(tmp_path):
+def test_bad_answer__the_command_line_fails_and_says_why(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path),
          str(ladder.TEMPLATES / "level1"), "project_slug=import"],
@@ -85,7 +91,9 @@ def test_bad_answer__the_command_line_fails_and_says_why(tmp_path):
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_non_ascii_project_name__renders_an_ascii_slug_and_package(bake, level):
+def test_non_ascii_project_name__renders_an_ascii_slug_and_package(
+    bake: Callable[..., Path], level: int
+) -> None:
     project = bake(level, {"project_name": "Taxi Élan Duration 2"})
     assert project.name == "taxi_elan_duration_2"
     if level >= 1:

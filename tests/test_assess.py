@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import assess
-import ladder
 import pytest
 from answers import ODD_ANSWERS
+
+from mlops_ladder import assess, ladder
 
 IDS = [criterion.id for criterion in assess.CRITERIA]
 

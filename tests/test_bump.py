@@ -5,8 +5,10 @@ import tomllib
 from pathlib import Path
 
 import bump
-import ladder
 import pytest
+from pytest import CaptureFixture
+
+from mlops_ladder import ladder
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SHA_2 = "89abcdef0123456789abcdef0123456789abcdef"
@@ -34,7 +36,7 @@ def undeclared_disagreements(templates: Path, declared: dict[str, str]) -> list[
     ]
 
 
-def test_pins__the_levels_agree_unless_evolutions_toml_says_why():
+def test_pins__the_levels_agree_unless_evolutions_toml_says_why() -> None:
     declared = tomllib.loads(ladder.EVOLUTIONS.read_text()).get("pins", {})
     problems = undeclared_disagreements(ladder.TEMPLATES, declared)
     assert not problems, "levels pin different versions; bump them together or add to [pins]:\n" + (
@@ -44,7 +46,7 @@ def test_pins__the_levels_agree_unless_evolutions_toml_says_why():
     assert not stale, f"[pins] in evolutions.toml declares pins that no longer differ: {stale}"
 
 
-def test_pins__a_level_that_pins_another_version_is_caught(templates):
+def test_pins__a_level_that_pins_another_version_is_caught(templates: Path) -> None:
     pyproject = next(templates.glob("level2/*/pyproject.toml"))
     pyproject.write_text(pyproject.read_text().replace("pandas==2.3.3", "pandas==2.3.2"))
     workflow = next(templates.glob("level3/*/.github/workflows/ci.yml"))
@@ -60,7 +62,9 @@ def test_pins__a_level_that_pins_another_version_is_caught(templates):
     assert not undeclared_disagreements(templates, {"pandas": "why", "actions/checkout": "why"})
 
 
-def test_bump__a_package_moves_in_every_level_and_each_line_is_printed(templates, capsys):
+def test_bump__a_package_moves_in_every_level_and_each_line_is_printed(
+    templates: Path, capsys: CaptureFixture[str]
+) -> None:
     assert bump.main(["pandas", "2.3.4", "--templates", str(templates)]) == 0
 
     out = capsys.readouterr().out
@@ -71,7 +75,7 @@ def test_bump__a_package_moves_in_every_level_and_each_line_is_printed(templates
     assert not bump.disagreements(templates)
 
 
-def test_bump__names_compare_normalised_and_extras_stay(templates):
+def test_bump__names_compare_normalised_and_extras_stay(templates: Path) -> None:
     edits = bump.bump("Scikit_Learn", "1.9.2", templates=templates)
     assert len(edits) == 5 and all("scikit-learn==1.9.2" in edit.new for edit in edits)
 
@@ -79,20 +83,22 @@ def test_bump__names_compare_normalised_and_extras_stay(templates):
     assert [edit.new.strip() for edit in edits] == ['"uvicorn[standard]==0.55.0",'] * 2
 
 
-def test_bump__images_named_after_the_package_follow_it(templates):
+def test_bump__images_named_after_the_package_follow_it(templates: Path) -> None:
     edits = bump.bump("mlflow", "3.17.3", templates=templates)
     assert {edit.path.name for edit in edits} == {"pyproject.toml", "docker-compose.yml"}
     assert "image: ghcr.io/mlflow/mlflow:v3.17.3" in [edit.new.strip() for edit in edits]
 
 
-def test_bump__only_that_package_moves():
+def test_bump__only_that_package_moves() -> None:
     line = '"xpandas==1.0", "pandas==2.3.3", "pandas-stubs==2.3.3"'
     assert bump.bump_package_line(line, "pandas", "2.3.4") == (
         '"xpandas==1.0", "pandas==2.3.4", "pandas-stubs==2.3.3"'
     )
 
 
-def test_bump__an_action_moves_on_every_uses_line(templates, capsys):
+def test_bump__an_action_moves_on_every_uses_line(
+    templates: Path, capsys: CaptureFixture[str]
+) -> None:
     before = snapshot(templates)
     assert bump.main(["actions/checkout", "v5.0.1", "--templates", str(templates)]) == 0
 
@@ -104,7 +110,7 @@ def test_bump__an_action_moves_on_every_uses_line(templates, capsys):
     assert "- uses: actions/checkout@v5.0.1  # zizmor: ignore[unpinned-uses] tag kept" in workflow
 
 
-def test_bump__an_action_pinned_to_a_sha_keeps_its_tag_in_a_comment(templates):
+def test_bump__an_action_pinned_to_a_sha_keeps_its_tag_in_a_comment(templates: Path) -> None:
     bump.bump("actions/checkout", "v5.0.1", sha=SHA, templates=templates)
     assert set(bump.pins(templates)["actions/checkout"]) == {f"{SHA} # v5.0.1"}
     workflow = next(templates.glob("level1/*/.github/workflows/ci.yml")).read_text()
@@ -129,19 +135,21 @@ def test_bump__an_action_pinned_to_a_sha_keeps_its_tag_in_a_comment(templates):
         (["pandas", "2.3.4", "--sha", SHA], "--sha pins GitHub actions only"),
     ],
 )
-def test_bump__refuses_clearly_and_writes_nothing(templates, capsys, argv, message):
+def test_bump__refuses_clearly_and_writes_nothing(
+    templates: Path, capsys: CaptureFixture[str], argv: list[str], message: str
+) -> None:
     before = snapshot(templates)
     assert bump.main([*argv, "--templates", str(templates)]) == 2
     assert message in capsys.readouterr().err
     assert snapshot(templates) == before
 
 
-def test_bump__already_there_changes_nothing(templates, capsys):
+def test_bump__already_there_changes_nothing(templates: Path, capsys: CaptureFixture[str]) -> None:
     assert bump.main(["pandas", "2.3.3", "--templates", str(templates)]) == 0
     assert "pandas is already at 2.3.3 everywhere" in capsys.readouterr().out
 
 
-def test_bump__names_the_locks_a_changed_pin_makes_stale(templates):
+def test_bump__names_the_locks_a_changed_pin_makes_stale(templates: Path) -> None:
     projects = [next(templates.glob(f"level{level}/{{{{*")) for level in range(5)]
     edits = bump.bump("numpy", "2.4.7", templates=templates)
     stale = [projects[0] / "requirements.txt"] + [p / "uv.lock" for p in projects[1:]]

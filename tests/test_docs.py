@@ -2,8 +2,9 @@
 no explanation is copied between a lesson and a README. tools/lessons.py reads the lessons."""
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 
-import ladder
 import pytest
 from lessons import (
     DOCS,
@@ -24,21 +25,23 @@ from lessons import (
     unmatched,
 )
 
+from mlops_ladder import ladder
+
 
 @pytest.mark.parametrize("level", sorted(LESSONS))
-def test_lesson__has_every_part(level):
+def test_lesson__has_every_part(level: int) -> None:
     assert LESSONS[level].is_file(), f"docs/level{level}.md is missing"
     assert lesson_problems(level, LESSONS[level]) == []
 
 
 @pytest.mark.parametrize("level", sorted(LESSONS))
-def test_lesson__runnable_blocks_parse_into_commands(level):
+def test_lesson__runnable_blocks_parse_into_commands(level: int) -> None:
     for step in runnable_steps(LESSONS[level]):
         assert step.command.strip(), step.where
         assert "\t" not in step.command, f"{step.where}: a tab in a command"
 
 
-def test_lesson__a_missing_part_is_reported(tmp_path):
+def test_lesson__a_missing_part_is_reported(tmp_path: Path) -> None:
     complete = LESSONS[2].read_text()
     broken = tmp_path / "level2.md"
     broken.write_text(complete.replace("```mermaid", "```text").replace("-s diff --", "-s dif"))
@@ -47,7 +50,7 @@ def test_lesson__a_missing_part_is_reported(tmp_path):
     assert "no runnable `python3 -m nox -s diff -- 1 2`" in problems
 
 
-def test_lesson__a_service_left_running_is_reported(tmp_path):
+def test_lesson__a_service_left_running_is_reported(tmp_path: Path) -> None:
     broken = tmp_path / "level3.md"
     broken.write_text(LESSONS[3].read_text().replace("$ make stop\n", "$ make decision\n"))
     assert "starts the service (`make deploy`) but never stops it (`make stop`)" in (
@@ -55,7 +58,7 @@ def test_lesson__a_service_left_running_is_reported(tmp_path):
     )
 
 
-def test_readme__plans_the_day_and_links_every_lesson_in_order():
+def test_readme__plans_the_day_and_links_every_lesson_in_order() -> None:
     document = parse(DOCS / "README.md")
     targets = [target for _, target in relative_links(document)]
     lessons = [target for target in targets if re.fullmatch(r"level\d\.md", target)]
@@ -66,7 +69,7 @@ def test_readme__plans_the_day_and_links_every_lesson_in_order():
 
 
 @pytest.mark.parametrize("path", LINKED, ids=lambda path: str(path.relative_to(ROOT)))
-def test_links__every_relative_link_resolves(path):
+def test_links__every_relative_link_resolves(path: Path) -> None:
     document = parse(path)
     broken = [
         f"line {number}: {problem}"
@@ -76,7 +79,7 @@ def test_links__every_relative_link_resolves(path):
     assert broken == []
 
 
-def test_links__a_broken_link_and_a_missing_anchor_are_found(tmp_path):
+def test_links__a_broken_link_and_a_missing_anchor_are_found(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# A title\n\n[ok](#a-title) [gone](missing.md) [bad](#no-such)\n")
     found = [broken_link(page, target) for _, target in relative_links(parse(page))]
@@ -88,7 +91,9 @@ def test_links__a_broken_link_and_a_missing_anchor_are_found(tmp_path):
 
 
 @pytest.mark.parametrize("level", ladder.levels())
-def test_one_source__no_sentence_is_both_in_the_docs_and_in_a_readme(level, bake):
+def test_one_source__no_sentence_is_both_in_the_docs_and_in_a_readme(
+    level: int, bake: Callable[..., Path]
+) -> None:
     readme = (bake(level) / "README.md").read_text()
     copied = {
         f"{path.name}: {sentence}"
@@ -98,7 +103,7 @@ def test_one_source__no_sentence_is_both_in_the_docs_and_in_a_readme(level, bake
     assert copied == set(), "explain it in one place and link to it"
 
 
-def test_one_source__the_docs_do_not_copy_the_repository_readme():
+def test_one_source__the_docs_do_not_copy_the_repository_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     copied = {
         f"{path.name}: {sentence}"
@@ -108,7 +113,7 @@ def test_one_source__the_docs_do_not_copy_the_repository_readme():
     assert copied == set(), "explain it in one place and link to it"
 
 
-def test_shared_sentences__finds_a_copied_sentence_despite_markup_and_wrapping():
+def test_shared_sentences__finds_a_copied_sentence_despite_markup_and_wrapping() -> None:
     readme = "Intro.\n\nEvery `train` stage is an MLflow run, stored in\n`mlflow.db` unless told.\n"
     lesson = (
         "As the README says: **every train stage is an MLflow run,\n"
@@ -119,7 +124,7 @@ def test_shared_sentences__finds_a_copied_sentence_despite_markup_and_wrapping()
     }
 
 
-def test_shared_sentences__finds_a_copied_sentence_with_a_link_in_it():
+def test_shared_sentences__finds_a_copied_sentence_with_a_link_in_it() -> None:
     sentence = (
         "The [gate](gate.md) promotes a challenger only when it beats the champion on the same"
         " holdout month."
@@ -127,12 +132,12 @@ def test_shared_sentences__finds_a_copied_sentence_with_a_link_in_it():
     assert len(shared_sentences(sentence, f"Intro.\n\n{sentence}\n")) == 1
 
 
-def test_block__an_unknown_tag_is_an_error_not_a_silently_skipped_block():
+def test_block__an_unknown_tag_is_an_error_not_a_silently_skipped_block() -> None:
     with pytest.raises(ValueError, match="tags are"):
         assert not Block("console runable", "$ ls", 7, False).runnable
 
 
-def test_steps__commands_continuations_and_expected_output():
+def test_steps__commands_continuations_and_expected_output() -> None:
     block = Block("console runnable", "$ make a \\\n  B=1\none\n\n$ make c\n...\ntwo", 1, False)
     assert steps(block, "x") == [
         Step("make a \\\n  B=1", ("one",), False, "x"),
@@ -153,7 +158,9 @@ def test_steps__commands_continuations_and_expected_output():
         (("e",), "a\n", "e"),
     ],
 )
-def test_unmatched__expected_lines_in_order(expected, output, missing):
+def test_unmatched__expected_lines_in_order(
+    expected: tuple[str, ...], output: str, missing: str | None
+) -> None:
     assert unmatched(expected, output) == missing
 
 
@@ -172,12 +179,14 @@ def test_unmatched__expected_lines_in_order(expected, output, missing):
         ("version 2 (alpha 10)", "version 2 (alpha 10)", True),
     ],
 )
-def test_shows__numbers_match_to_the_digits_the_lesson_shows(printed, want, found):
+def test_shows__numbers_match_to_the_digits_the_lesson_shows(
+    printed: str, want: str, found: bool
+) -> None:
     assert shows(printed, want) is found
 
 
 @pytest.mark.parametrize("level", sorted(LESSONS))
-def test_lesson__shows_no_digit_the_lock_does_not_make_reproducible(level):
+def test_lesson__shows_no_digit_the_lock_does_not_make_reproducible(level: int) -> None:
     """At most MAX_DECIMALS decimals in what a lesson says a command prints."""
     found = {
         step.where: too_precise(line)

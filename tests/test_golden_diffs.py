@@ -6,23 +6,28 @@ in the pull request that causes it.
 """
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-import ladder
 import pytest
+from pytest import CaptureFixture, MonkeyPatch
+
+from mlops_ladder import cli, ladder
 
 PAIRS = list(zip(ladder.levels(), ladder.levels()[1:], strict=False))
 
 
 @pytest.mark.parametrize(("low", "high"), PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
-def test_golden_diff__the_rendered_pair_is_the_committed_diff(bake, low, high):
+def test_golden_diff__the_rendered_pair_is_the_committed_diff(
+    bake: Callable[..., Path], low: int, high: int
+) -> None:
     rendered = ladder.annotated_diff(low, high, ladder.tree(bake(low)), ladder.tree(bake(high)))
     drift = ladder.golden_drift(low, high, rendered)
     if drift:
         pytest.fail(drift, pytrace=False)
 
 
-def test_golden_diff__every_pair_and_nothing_else_is_committed():
+def test_golden_diff__every_pair_and_nothing_else_is_committed() -> None:
     committed = sorted(path.name for path in (ladder.TEMPLATES / "diffs").iterdir())
     assert committed == [f"{low}-{high}.diff" for low, high in PAIRS]
 
@@ -42,31 +47,31 @@ def drift_of(templates: Path, tmp_path: Path, low: int, high: int) -> str | None
     return ladder.golden_drift(low, high, ladder.annotated_diff(low, high, lower, upper), templates)
 
 
-def test_golden_diff__a_help_string_edited_in_one_level_fails_with_the_fix(tmp_path):
+def test_golden_diff__a_help_string_edited_in_one_level_fails_with_the_fix(tmp_path: Path) -> None:
     templates = copy_of_templates(tmp_path)
-    cli = templates / "level2" / "{{cookiecutter.project_slug}}" / "src"
-    cli = cli / "{{cookiecutter.package_name}}" / "cli.py"
-    old = '"write simulated monthly trip records",'
-    cli.write_text(cli.read_text().replace(old, '"write simulated months of rides",'))
+    source = templates / "level2" / "{{cookiecutter.project_slug}}" / "src"
+    source = source / "{{cookiecutter.package_name}}" / "cli.py"
+    old = 'help="write simulated monthly trip records"'
+    source.write_text(source.read_text().replace(old, 'help="write simulated months of rides"'))
 
     drift = drift_of(templates, tmp_path, 2, 3)
     assert drift is not None
     assert drift.startswith(
         "What level 3 adds to level 2 is not the committed templates/diffs/2-3.diff:\n"
     )
-    assert '+-    "write simulated months of rides",' in drift
+    assert '+-    simulate = commands.add_parser("simulate", help="write simulated months' in drift
     assert "python3 -m nox -s diff -- --update" in drift
     assert "python3 -m nox -s propagate -- 2 PATH..." in drift
     assert drift_of(templates, tmp_path, 3, 4) is None  # level 3 and up did not change
 
 
-def test_golden_diff__a_long_drift_is_cut_with_the_command_that_shows_it_all():
+def test_golden_diff__a_long_drift_is_cut_with_the_command_that_shows_it_all() -> None:
     drift = ladder.golden_drift(3, 4, "What level 4 adds to level 3:\n" + "x\n" * 100)
     assert drift is not None and "more lines: python3 -m nox -s diff -- 3 4\n" in drift
     assert len(drift.splitlines()) < ladder.DRIFT_LINES + 10
 
 
-def test_diff_update__rewrites_only_the_pairs_that_changed(tmp_path):
+def test_diff_update__rewrites_only_the_pairs_that_changed(tmp_path: Path) -> None:
     templates = copy_of_templates(tmp_path)
     golden = ladder.golden_path(3, 4, templates)
     golden.write_text("stale\n")
@@ -78,11 +83,13 @@ def test_diff_update__rewrites_only_the_pairs_that_changed(tmp_path):
     assert set(ladder.update_goldens(templates).values()) == {"unchanged"}
 
 
-def test_diff_update__prints_what_it_did_to_each_golden_file(tmp_path, monkeypatch, capsys):
+def test_diff_update__prints_what_it_did_to_each_golden_file(
+    tmp_path: Path, monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
     templates = copy_of_templates(tmp_path)
     ladder.golden_path(1, 2, templates).write_text("stale\n")
     monkeypatch.setattr(ladder, "TEMPLATES", templates)
-    assert ladder.main(["diff", "--update"]) == 0
+    assert cli.main(["diff", "--update"]) == 0
     assert "updated   templates/diffs/1-2.diff" in capsys.readouterr().out.splitlines()
 
 
@@ -94,7 +101,9 @@ def test_diff_update__prints_what_it_did_to_each_golden_file(tmp_path, monkeypat
         (["diff", "2", "3", "--update"], "diff --update takes no levels and no --html"),
     ],
 )
-def test_diff__refuses_a_missing_pair_or_levels_with_update(capsys, argv, message):
+def test_diff__refuses_a_missing_pair_or_levels_with_update(
+    capsys: CaptureFixture[str], argv: list[str], message: str
+) -> None:
     with pytest.raises(SystemExit):
-        ladder.main(argv)
+        cli.main(argv)
     assert message in capsys.readouterr().err

@@ -4,19 +4,21 @@ import json
 import re
 from pathlib import Path
 
-import ladder
 import pages
 import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
+from pytest import CaptureFixture, MonkeyPatch
+
+from mlops_ladder import cli, ladder
 
 
-def test_levels__lists_every_template_folder_in_order():
+def test_levels__lists_every_template_folder_in_order() -> None:
     folders = sorted(path.parent.name for path in ladder.TEMPLATES.glob("*/cookiecutter.json"))
     assert [f"level{level}" for level in ladder.levels()] == folders
 
 
-def test_diff__summarises_explains_and_shows_the_lines():
+def test_diff__summarises_explains_and_shows_the_lines() -> None:
     text = ladder.diff_text(0, 1)
     summary, _, body = text.partition("\n\n--- ")
     assert summary.startswith("What level 1 adds to level 0:")
@@ -29,7 +31,7 @@ def test_diff__summarises_explains_and_shows_the_lines():
     assert "--- level0/requirements.txt" in body
 
 
-def test_diff__any_two_levels_with_the_reason_from_the_level_that_made_the_change():
+def test_diff__any_two_levels_with_the_reason_from_the_level_that_made_the_change() -> None:
     summary = ladder.diff_text(1, 4).partition("\n\n--- ")[0]
     assert "added   dvc.yaml: level 2: versioned pipeline:" in summary
     assert "; level 3: adds the `ingest` stage" in summary
@@ -37,7 +39,7 @@ def test_diff__any_two_levels_with_the_reason_from_the_level_that_made_the_chang
     assert "no reason declared" not in summary
 
 
-def test_diff__counts_lines_and_names_the_real_package_in_the_reasons():
+def test_diff__counts_lines_and_names_the_real_package_in_the_reasons() -> None:
     summary = ladder.diff_text(0, 4, {"package_name": "ride_time"}).partition("\n\n--- ")[0]
     assert "`python -m ride_time` runs the CLI" in summary and "{" not in summary
     counts = re.findall(r"files (?:added|changed|removed) *\(\+(\d+) -(\d+) lines\)", summary)
@@ -47,9 +49,9 @@ def test_diff__counts_lines_and_names_the_real_package_in_the_reasons():
     assert int(total[1]) > 2000 and int(total[2]) > 0
 
 
-def test_diff_html__one_self_contained_side_by_side_page(tmp_path):
+def test_diff_html__one_self_contained_side_by_side_page(tmp_path: Path) -> None:
     page_path = tmp_path / "diff.html"
-    assert ladder.main(["diff", "2", "3", "--html", str(page_path)]) == 0
+    assert cli.main(["diff", "2", "3", "--html", str(page_path)]) == 0
     page = page_path.read_text()
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert not re.search(r"<(script|link|img)\b|\bsrc=", page)  # nothing fetched
@@ -62,15 +64,15 @@ def test_diff_html__one_self_contained_side_by_side_page(tmp_path):
 
 
 def test_diff_html__without_a_path_writes_diff_low_high_html_where_it_runs(
-    tmp_path, monkeypatch, capsys
-):
+    tmp_path: Path, monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
-    assert ladder.main(["diff", "3", "4", "--html"]) == 0
+    assert cli.main(["diff", "3", "4", "--html"]) == 0
     assert (tmp_path / "diff-3-4.html").read_text().startswith("<!doctype html>")
     assert f"page written to {tmp_path / 'diff-3-4.html'}" in capsys.readouterr().out
 
 
-def test_diff__minified_code_shows_as_its_size_and_digest(tmp_path):
+def test_diff__minified_code_shows_as_its_size_and_digest(tmp_path: Path) -> None:
     low, high = ({"page.html": f"<script>\n{code}\n</script>\n".encode()} for code in "ab")
     low["page.html"] = low["page.html"].replace(b"a", b"a" * 2000)
     high["page.html"] = high["page.html"].replace(b"b", b"b" * 2000)
@@ -96,16 +98,18 @@ document.body.dataset.chars = Math.floor(inner / (probe.getBoundingClientRect().
 
 @pages.needs_chromium
 @pytest.mark.parametrize("width", [1400, 1920])
-def test_diff_html__each_side_shows_80_characters_on_a_projector(tmp_path, width):
+def test_diff_html__each_side_shows_80_characters_on_a_projector(
+    tmp_path: Path, width: int
+) -> None:
     page = tmp_path / "diff.html"
-    assert ladder.main(["diff", "2", "3", "--html", str(page)]) == 0
+    assert cli.main(["diff", "2", "3", "--html", str(page)]) == 0
     page.write_text(page.read_text().replace("</body>", MEASURE))
     chars = re.search(r'data-chars="(\d+)"', pages.offline_dom(page, width=width))
     assert chars, "the page did not draw"
     assert int(chars[1]) >= 80
 
 
-def test_diff__the_readme_example_is_what_diff_prints():
+def test_diff__the_readme_example_is_what_diff_prints() -> None:
     readme = (ladder.ROOT / "README.md").read_text()
     example = readme.split("```console\nWhat level 3 adds to level 2:\n", 1)[1].split("```")[0]
     printed = ladder.diff_text(2, 3).splitlines()
@@ -113,13 +117,13 @@ def test_diff__the_readme_example_is_what_diff_prints():
     assert len(shown) >= 4 and all(line in printed for line in shown), shown
 
 
-def test_diff__refuses_a_backwards_pair(capsys):
+def test_diff__refuses_a_backwards_pair(capsys: CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        ladder.main(["diff", "1", "0"])
+        cli.main(["diff", "1", "0"])
     assert "needs LOW < HIGH" in capsys.readouterr().err
 
 
-def test_root_template__offers_every_level_with_a_title():
+def test_root_template__offers_every_level_with_a_title() -> None:
     offered = json.loads((ladder.ROOT / "cookiecutter.json").read_text())["templates"]
     assert [entry["path"] for entry in offered.values()] == [
         f"./templates/level{level}" for level in ladder.levels()
@@ -127,7 +131,7 @@ def test_root_template__offers_every_level_with_a_title():
     assert all(entry["title"].startswith("Level ") for entry in offered.values())
 
 
-def test_root_template__renders_the_chosen_level(tmp_path):
+def test_root_template__renders_the_chosen_level(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"replay_dir: {tmp_path}/replay\ncookiecutters_dir: {tmp_path}/cc\n")
     project = cookiecutter(
@@ -136,16 +140,18 @@ def test_root_template__renders_the_chosen_level(tmp_path):
     assert (Path(project) / "duration-prediction.ipynb").is_file()  # the first choice: level 0
 
 
-def test_new__refuses_a_folder_that_already_holds_a_project_and_names_force(tmp_path, capsys):
+def test_new__refuses_a_folder_that_already_holds_a_project_and_names_force(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
     (tmp_path / "taxi_ride_duration").mkdir()
     with pytest.raises(SystemExit):
-        ladder.main(["new", "1", str(tmp_path)])
+        cli.main(["new", "1", str(tmp_path)])
     assert "taxi_ride_duration exists: add --force to replace it" in capsys.readouterr().err
     assert [path.name for path in tmp_path.iterdir()] == ["taxi_ride_duration"]
     assert not any((tmp_path / "taxi_ride_duration").iterdir()), "left as it was"
 
 
-def test_new__force_replaces_the_project_and_leaves_its_neighbours(tmp_path):
+def test_new__force_replaces_the_project_and_leaves_its_neighbours(tmp_path: Path) -> None:
     old = tmp_path / "taxi_ride_duration"
     (old / "models").mkdir(parents=True)
     (old / "models" / "model.pkl").write_text("an earlier run")
@@ -161,7 +167,7 @@ def test_new__force_replaces_the_project_and_leaves_its_neighbours(tmp_path):
     ]
 
 
-def test_new__a_render_that_fails_leaves_the_folder_as_it_was(tmp_path):
+def test_new__a_render_that_fails_leaves_the_folder_as_it_was(tmp_path: Path) -> None:
     bad = {"author_email": "not an address"}  # the pre-gen hook refuses it
     old = tmp_path / "out" / "taxi_ride_duration"
     old.mkdir(parents=True)
@@ -177,7 +183,25 @@ def test_new__a_render_that_fails_leaves_the_folder_as_it_was(tmp_path):
     assert not (tmp_path / "new").exists(), "no folder made for a project that was not"
 
 
-def test_new__names_the_project_as_typed_from_where_it_ran(tmp_path):
+def test_new__names_the_project_as_typed_from_where_it_ran(tmp_path: Path) -> None:
     project = tmp_path / "out" / "level1" / "taxi_ride_duration"
     assert ladder.shown(project, tmp_path) == "out/level1/taxi_ride_duration"
     assert ladder.shown(project, tmp_path / "elsewhere") == str(project)
+
+
+def test_levels__lists_every_level_with_what_it_adds(capsys: CaptureFixture[str]) -> None:
+    assert cli.main(["levels"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in printed[: len(ladder.levels())]] == [
+        str(level) for level in ladder.levels()
+    ]
+    assert "Automated model deployment" in printed[3]
+
+
+def test_diff_update__refuses_in_an_installed_wheel(
+    monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(ladder, "INSTALLED", True)
+    with pytest.raises(SystemExit):
+        cli.main(["diff", "--update"])
+    assert "rewrites the golden diffs of a clone" in capsys.readouterr().err

@@ -3,25 +3,32 @@
 import re
 import subprocess
 import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import bump
-import ladder
 import lock
 import pytest
 from answers import ODD_ANSWERS
+from pytest import CaptureFixture
+
+from mlops_ladder import ladder
 
 UV_LEVELS = [level for level in ladder.levels() if level > 0]
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)")
 
 
-def project_entry(path) -> dict:
+def project_entry(path: Path) -> dict[str, Any]:
     packages = tomllib.loads((path / "uv.lock").read_text())["package"]
     return next(package for package in packages if package.get("source") == {"editable": "."})
 
 
 @pytest.mark.parametrize("answers", [{}, ODD_ANSWERS], ids=["default", "odd"])
 @pytest.mark.parametrize("level", UV_LEVELS)
-def test_lock__is_current_for_the_rendered_project(bake, level, answers, tmp_path):
+def test_lock__is_current_for_the_rendered_project(
+    bake: Callable[..., Path], level: int, answers: dict[str, str], tmp_path: Path
+) -> None:
     """`uv lock --check` decides from the lock alone, offline and with an empty cache."""
     project = bake(level, answers)
     result = subprocess.run(
@@ -37,7 +44,7 @@ def test_lock__is_current_for_the_rendered_project(bake, level, answers, tmp_pat
 
 
 @pytest.mark.parametrize("level", UV_LEVELS)
-def test_lock__holds_every_direct_pin_at_its_version(bake, level):
+def test_lock__holds_every_direct_pin_at_its_version(bake: Callable[..., Path], level: int) -> None:
     project = bake(level)
     locked = {
         package["name"]: package.get("version")
@@ -47,11 +54,13 @@ def test_lock__holds_every_direct_pin_at_its_version(bake, level):
     declared = [*pyproject["project"]["dependencies"]]
     declared += [pin for group in pyproject["dependency-groups"].values() for pin in group]
     for requirement in declared:
-        name, version = re.match(r"([\w.-]+)(?:\[.*\])?==([\w.]+)", requirement).groups()
+        pinned = re.match(r"([\w.-]+)(?:\[.*\])?==([\w.]+)", requirement)
+        assert pinned, requirement
+        name, version = pinned.groups()
         assert locked[bump.normalise(name)] == version, requirement
 
 
-def test_lock__a_broken_template_lock_fails_the_render(tmp_path):
+def test_lock__a_broken_template_lock_fails_the_render(tmp_path: Path) -> None:
     """The hook renames one entry; a lock without it would name the wrong project."""
     templates = tmp_path / "templates"
     subprocess.run(["cp", "-r", str(ladder.TEMPLATES), str(templates)], check=True)
@@ -62,7 +71,7 @@ def test_lock__a_broken_template_lock_fails_the_render(tmp_path):
     assert not (tmp_path / "out" / "taxi_ride_duration").exists()  # nothing half-made
 
 
-def test_requirements__level0_locks_every_package_with_hashes(bake):
+def test_requirements__level0_locks_every_package_with_hashes(bake: Callable[..., Path]) -> None:
     project = bake(0)
     lines = (project / "requirements.txt").read_text().splitlines()
     pins = {m["name"]: m["version"].rstrip() for m in map(PIN.match, lines) if m}
@@ -77,7 +86,7 @@ def test_requirements__level0_locks_every_package_with_hashes(bake):
     assert "uv pip compile requirements.in" in text.splitlines()[1]  # how to refresh it
 
 
-def test_lock_tool__refuses_a_level_without_a_template(capsys):
+def test_lock_tool__refuses_a_level_without_a_template(capsys: CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         lock.main(["9"])
     assert "no template for level 9" in capsys.readouterr().err

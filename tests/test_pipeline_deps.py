@@ -2,11 +2,13 @@
 
 import ast
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
-import ladder
 import pytest
 import yaml
+
+from mlops_ladder import ladder
 
 LEVELS_WITH_DVC = [level for level in ladder.levels() if level >= 2]
 
@@ -28,8 +30,8 @@ def imported_modules(source: Path, package: str, subcommand: str | None = None) 
         if isinstance(node, ast.If) and subcommand is not None:
             branch = _dispatched_command(node.test)
             if branch is not None and branch != subcommand:
-                for child in node.orelse:
-                    visit(child)
+                for other in node.orelse:
+                    visit(other)
                 return
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
@@ -63,7 +65,8 @@ def _dispatched_command(test: ast.expr) -> str | None:
         and isinstance(test.ops[0], ast.Eq)
         and isinstance(test.comparators[0], ast.Constant)
     ):
-        return test.comparators[0].value
+        value = test.comparators[0].value
+        return value if isinstance(value, str) else None
     return None
 
 
@@ -124,7 +127,9 @@ def missing_deps(project: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("level", LEVELS_WITH_DVC)
-def test_pipeline__every_stage_lists_the_modules_it_runs(bake, level):
+def test_pipeline__every_stage_lists_the_modules_it_runs(
+    bake: Callable[..., Path], level: int
+) -> None:
     missing = missing_deps(bake(level))
     assert not missing, "\n".join(
         f"level {level} dvc.yaml: stage {stage!r} does not list in its deps: {', '.join(files)}"
@@ -137,7 +142,7 @@ def write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def test_missing_deps__follows_imports_of_every_form(tmp_path):
+def test_missing_deps__follows_imports_of_every_form(tmp_path: Path) -> None:
     pkg = tmp_path / "src" / "pkg"
     write(pkg / "__init__.py", '"""A package."""\n')
     write(pkg / "a.py", "import json\n\nfrom . import b\n\n\ndef f():\n    from .c import g\n")
@@ -156,7 +161,7 @@ def test_missing_deps__follows_imports_of_every_form(tmp_path):
     assert missing_deps(tmp_path) == {"partial": ["src/pkg/b.py", "src/pkg/d.py", "src/pkg/e.py"]}
 
 
-def test_missing_deps__a_cli_subcommand_needs_only_its_own_branch(tmp_path):
+def test_missing_deps__a_cli_subcommand_needs_only_its_own_branch(tmp_path: Path) -> None:
     pkg = tmp_path / "src" / "pkg"
     write(pkg / "__init__.py", "")
     write(pkg / "__main__.py", "from .cli import main\n\nmain()\n")
@@ -174,7 +179,7 @@ def test_missing_deps__a_cli_subcommand_needs_only_its_own_branch(tmp_path):
     assert missing_deps(tmp_path) == {"train": ["src/pkg/config.py", "src/pkg/train.py"]}
 
 
-def test_missing_deps__a_stage_whose_command_cannot_be_followed_is_reported(tmp_path):
+def test_missing_deps__a_stage_whose_command_cannot_be_followed_is_reported(tmp_path: Path) -> None:
     write(tmp_path / "src" / "pkg" / "__init__.py", "")
     stages = {
         "script": {"cmd": "make train", "deps": ["Makefile"]},

@@ -3,10 +3,12 @@
 import shutil
 from pathlib import Path
 
-import ladder
 import propagate
 import pytest
+from pytest import CaptureFixture, MonkeyPatch
 from runs import commit
+
+from mlops_ladder import ladder
 
 PROJECT = "{{cookiecutter.project_slug}}"
 CLI = f"{PROJECT}/src/{{{{cookiecutter.package_name}}}}/cli.py"
@@ -49,7 +51,9 @@ def drifts(templates: Path, tmp_path: Path) -> dict[str, bool]:
     }
 
 
-def test_propagate__a_one_line_edit_in_level_2_reaches_levels_3_and_4(templates, tmp_path):
+def test_propagate__a_one_line_edit_in_level_2_reaches_levels_3_and_4(
+    templates: Path, tmp_path: Path
+) -> None:
     edit(templates, 2, CLI, HELP, '"write simulated months of rides",')
 
     steps = propagate.propagate(2, [f"templates/level2/{CLI}"], templates)
@@ -62,7 +66,9 @@ def test_propagate__a_one_line_edit_in_level_2_reaches_levels_3_and_4(templates,
     assert drifts(templates, tmp_path) == {"0-1": False, "1-2": True, "2-3": False, "3-4": False}
 
 
-def test_propagate__a_second_run_finds_every_level_the_same(templates, capsys):
+def test_propagate__a_second_run_finds_every_level_the_same(
+    templates: Path, capsys: CaptureFixture[str]
+) -> None:
     edit(templates, 2, CLI, HELP, '"write simulated months of rides",')
     assert propagate.propagate(2, [CLI], templates)[0].action == "updated"
     before = snapshot(templates)
@@ -73,7 +79,7 @@ def test_propagate__a_second_run_finds_every_level_the_same(templates, capsys):
     assert snapshot(templates) == before
 
 
-def conflicting_edits(templates: Path, level: int, monkeypatch) -> dict[str, bytes]:
+def conflicting_edits(templates: Path, level: int, monkeypatch: MonkeyPatch) -> dict[str, bytes]:
     """`level` words the help string its own way (committed), then level 2 edits it; the
     templates as they are before propagating, with ladder pointed at them."""
     edit(templates, level, CLI, HELP, '"simulate rides",')
@@ -84,8 +90,8 @@ def conflicting_edits(templates: Path, level: int, monkeypatch) -> dict[str, byt
 
 
 def test_propagate__a_conflict_writes_nothing_and_names_the_level_and_file(
-    templates, monkeypatch, capsys
-):
+    templates: Path, monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
     before = conflicting_edits(templates, 3, monkeypatch)
 
     assert propagate.main(["2", "src/{{cookiecutter.package_name}}/cli.py"]) == 1
@@ -102,8 +108,8 @@ def test_propagate__a_conflict_writes_nothing_and_names_the_level_and_file(
 
 
 def test_propagate__a_conflict_two_levels_up_says_how_to_reach_the_levels_between(
-    templates, monkeypatch, capsys
-):
+    templates: Path, monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
     before = conflicting_edits(templates, 4, monkeypatch)
 
     assert propagate.main(["2", CLI]) == 1
@@ -119,14 +125,16 @@ def test_propagate__a_conflict_two_levels_up_says_how_to_reach_the_levels_betwee
     assert '"write simulated months of rides",' in level3
 
 
-def test_propagate__refuses_a_to_outside_the_levels_above(templates, monkeypatch, capsys):
+def test_propagate__refuses_a_to_outside_the_levels_above(
+    templates: Path, monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
     edit(templates, 2, CLI, HELP, '"write simulated months of rides",')
     monkeypatch.setattr(ladder, "TEMPLATES", templates)
     assert propagate.main(["2", CLI, "--to", "2"]) == 2
     assert "--to 2: choose a level from 3 to 4" in capsys.readouterr().err
 
 
-def test_propagate__a_file_new_in_level_n_is_added_above_with_its_mode(templates):
+def test_propagate__a_file_new_in_level_n_is_added_above_with_its_mode(templates: Path) -> None:
     new = templates / "level2" / PROJECT / "scripts" / "check.sh"
     new.parent.mkdir()
     new.write_text("#!/bin/sh\necho ok\n")
@@ -140,7 +148,7 @@ def test_propagate__a_file_new_in_level_n_is_added_above_with_its_mode(templates
         assert added.read_bytes() == new.read_bytes() and added.stat().st_mode & 0o777 == 0o755
 
 
-def test_propagate__stops_at_a_level_that_dropped_the_file(templates):
+def test_propagate__stops_at_a_level_that_dropped_the_file(templates: Path) -> None:
     simulator = edit(templates, 0, f"{PROJECT}/tlc_simulator.py", '"""', '"""Offline. ')
     before = snapshot(templates)
 
@@ -150,7 +158,9 @@ def test_propagate__stops_at_a_level_that_dropped_the_file(templates):
     assert snapshot(templates) == before
 
 
-def test_propagate__finds_the_file_from_the_repository_the_level_or_its_project(templates):
+def test_propagate__finds_the_file_from_the_repository_the_level_or_its_project(
+    templates: Path,
+) -> None:
     relative = "hooks/post_gen_project.py"
     for path in (f"templates/level1/{relative}", relative, str(templates / "level1" / relative)):
         assert propagate.level_path(1, path, templates, "HEAD") == relative
@@ -170,8 +180,12 @@ def test_propagate__finds_the_file_from_the_repository_the_level_or_its_project(
     ],
 )
 def test_propagate__refuses_with_a_clear_message_and_writes_nothing(
-    templates, monkeypatch, capsys, argv, message
-):
+    templates: Path,
+    monkeypatch: MonkeyPatch,
+    capsys: CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
     if argv[1] == "deleted":
         argv = ["2", "README.md"]
         (templates / "level2" / PROJECT / "README.md").unlink()

@@ -4,13 +4,16 @@ import json
 import re
 import subprocess
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
-import ladder
 import nbformat
 import pytest
 import yaml
 from answers import ODD_ANSWERS
+from pytest import FixtureRequest
+
+from mlops_ladder import ladder
 
 PACKAGE_MODULES = [
     "__init__", "__main__", "cli", "config", "data", "evaluate", "features", "predict",
@@ -83,13 +86,16 @@ LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 VENDORED = {".dvc/plots/offline.html"}
 
 
+Rendered = tuple[int, Path, dict[str, str]]  # a level, its project, and the answers
+
+
 @pytest.fixture(params=CASES, ids=[f"level{level}-{name}" for level, name in CASES])
-def project(request, bake):
+def project(request: FixtureRequest, bake: Callable[..., Path]) -> Rendered:
     level, name = request.param
     return level, bake(level, ANSWER_SETS[name]), ANSWER_SETS[name]
 
 
-def test_render__exactly_the_expected_files(project):
+def test_render__exactly_the_expected_files(project: Rendered) -> None:
     level, path, answers = project
     assert level in EXPECTED_FILES, f"level {level} has no expected file list in this test"
     package = answers.get("package_name", path.name)
@@ -97,7 +103,7 @@ def test_render__exactly_the_expected_files(project):
     assert set(ladder.tree(path)) == expected
 
 
-def test_render__no_template_syntax_left(project):
+def test_render__no_template_syntax_left(project: Rendered) -> None:
     _, path, _ = project
     leftovers = {
         name: LEFTOVER_JINJA.findall(content.decode())
@@ -107,7 +113,7 @@ def test_render__no_template_syntax_left(project):
     assert not leftovers
 
 
-def test_render__answers_reach_the_project(bake):
+def test_render__answers_reach_the_project(bake: Callable[..., Path]) -> None:
     path = bake(1, ODD_ANSWERS)
     assert path.name == "taxi_elan_duration_2"
     assert (path / "README.md").read_text().startswith("# Taxi Élan Duration 2\n")
@@ -119,7 +125,7 @@ def test_render__answers_reach_the_project(bake):
     assert (path / ".python-version").read_text().strip() == "3.13"
 
 
-def test_render__the_project_records_its_level_and_answers(project):
+def test_render__the_project_records_its_level_and_answers(project: Rendered) -> None:
     level, path, answers = project
     record = json.loads((path / ".mlops-ladder.json").read_text())
     assert record["level"] == level
@@ -127,7 +133,7 @@ def test_render__the_project_records_its_level_and_answers(project):
     assert record["answers"]["project_slug"] == path.name
 
 
-def test_render__notebooks_are_valid(project):
+def test_render__notebooks_are_valid(project: Rendered) -> None:
     _, path, _ = project
     notebooks = list(path.glob("*.ipynb"))
     assert notebooks
@@ -135,7 +141,7 @@ def test_render__notebooks_are_valid(project):
         nbformat.validate(nbformat.read(notebook, as_version=4))
 
 
-def test_render__code_passes_ruff(project):
+def test_render__code_passes_ruff(project: Rendered) -> None:
     """Level 0 has no ruff config of its own; its code is held to the same line length."""
     _, path, _ = project
     for command in (["ruff", "check"], ["ruff", "format", "--check"]):
@@ -148,7 +154,7 @@ def test_render__code_passes_ruff(project):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_render__config_files_parse(project):
+def test_render__config_files_parse(project: Rendered) -> None:
     _, path, _ = project
     for toml_file in path.glob("*.toml"):
         tomllib.loads(toml_file.read_text())
@@ -157,7 +163,7 @@ def test_render__config_files_parse(project):
 
 
 @pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 1])
-def test_render__workflows_are_valid_github_actions(bake, level):
+def test_render__workflows_are_valid_github_actions(bake: Callable[..., Path], level: int) -> None:
     workflows = sorted((bake(level) / ".github" / "workflows").glob("*.yml"))
     assert workflows
     result = subprocess.run(
@@ -168,7 +174,7 @@ def test_render__workflows_are_valid_github_actions(bake, level):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def audit(folder: Path) -> subprocess.CompletedProcess:
+def audit(folder: Path) -> subprocess.CompletedProcess[str]:
     """zizmor's offline audit of a folder's workflows, findings of medium severity and above."""
     return subprocess.run(
         ["zizmor", "--offline", "--min-severity", "medium", ".github/workflows"],
@@ -179,7 +185,7 @@ def audit(folder: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 1])
-def test_render__workflows_pass_a_security_audit(bake, level):
+def test_render__workflows_pass_a_security_audit(bake: Callable[..., Path], level: int) -> None:
     project = bake(level)
     result = audit(project)
     assert result.returncode == 0, f"zizmor findings at level {level}:\n{result.stdout}"
@@ -191,7 +197,7 @@ def test_render__workflows_pass_a_security_audit(bake, level):
             assert ignore["why"].strip(), f"{workflow.name}: an ignore without its reason"
 
 
-def test_audit__finds_a_checkout_that_keeps_its_credentials(tmp_path):
+def test_audit__finds_a_checkout_that_keeps_its_credentials(tmp_path: Path) -> None:
     workflows = tmp_path / ".github" / "workflows"
     workflows.mkdir(parents=True)
     (workflows / "ci.yml").write_text(
@@ -203,14 +209,16 @@ def test_audit__finds_a_checkout_that_keeps_its_credentials(tmp_path):
 
 
 @pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 1])
-def test_render__workflows_grant_least_privilege(bake, level):
+def test_render__workflows_grant_least_privilege(bake: Callable[..., Path], level: int) -> None:
     for workflow in (bake(level) / ".github" / "workflows").glob("*.yml"):
         spec = yaml.safe_load(workflow.read_text())
         assert spec["permissions"] == {"contents": "read"}, f"{workflow.name}: read-only default"
 
 
 @pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 3])
-def test_render__the_image_is_slim_non_root_health_checked_and_runs_serve(bake, level):
+def test_render__the_image_is_slim_non_root_health_checked_and_runs_serve(
+    bake: Callable[..., Path], level: int
+) -> None:
     project = bake(level, ODD_ANSWERS)
     lines = (project / "Dockerfile").read_text().splitlines()
     assert "FROM python:3.13-slim" in lines
@@ -222,7 +230,9 @@ def test_render__the_image_is_slim_non_root_health_checked_and_runs_serve(bake, 
 
 
 @pytest.mark.parametrize("level", [lv for lv in ladder.levels() if lv >= 3])
-def test_render__compose_runs_tracking_server_on_postgresql_and_the_service(bake, level):
+def test_render__compose_runs_tracking_server_on_postgresql_and_the_service(
+    bake: Callable[..., Path], level: int
+) -> None:
     compose = yaml.safe_load((bake(level) / "docker-compose.yml").read_text())
     scaled = {"predictions", "proxy"} if level >= 4 else set()  # replicas on one PostgreSQL log
     assert set(compose["services"]) == {"postgres", "mlflow", "scorer", *scaled}

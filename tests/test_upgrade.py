@@ -3,11 +3,13 @@
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
-import ladder
 import pytest
-import upgrade
+from pytest import CaptureFixture
 from runs import commit
+
+from mlops_ladder import cli, ladder, upgrade
 
 TEAM_NOTE = "Our team owns this model; ask #taxi-ml.\n"
 
@@ -25,14 +27,16 @@ def add_team_note(project: Path) -> None:
     readme.write_text(f"{title}\n\n{TEAM_NOTE}{rest}")
 
 
-def test_upgrade__keeps_user_edits_and_otherwise_equals_the_next_level(tmp_path, capsys):
+def test_upgrade__keeps_user_edits_and_otherwise_equals_the_next_level(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
     project = render_committed(1, tmp_path / "mine")
     add_team_note(project)
     module = project / "src" / project.name / "weather.py"
     module.write_text('"""Rain slows rides."""\n\nRAIN_FACTOR = 1.2\n')
     commit(project, "Our edits")
 
-    assert upgrade.main([str(project)]) == 0
+    assert cli.main(["upgrade", str(project)]) == 0
     printed = capsys.readouterr().out
 
     fresh = ladder.tree(ladder.render(2, tmp_path / "fresh"))
@@ -57,13 +61,15 @@ def test_upgrade__keeps_user_edits_and_otherwise_equals_the_next_level(tmp_path,
     assert TEAM_NOTE in undone["README.md"].decode()
 
 
-def test_upgrade__same_lines_changed_on_both_sides_leave_conflict_markers(tmp_path, capsys):
+def test_upgrade__same_lines_changed_on_both_sides_leave_conflict_markers(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
     project = render_committed(1, tmp_path)
     config = project / "src" / project.name / "config.py"
     config.write_text(config.read_text().replace("alpha: float = 1.0", "alpha: float = 0.5"))
     commit(project, "Stronger regularisation")
 
-    assert upgrade.main([str(project)]) == 1
+    assert cli.main(["upgrade", str(project)]) == 1
     printed = capsys.readouterr().out
     merged = config.read_text()
     # Level 2 moves the value to params.yaml: the line the owner changed is gone there.
@@ -73,7 +79,9 @@ def test_upgrade__same_lines_changed_on_both_sides_leave_conflict_markers(tmp_pa
     assert "1 file(s) need you" in printed and "move any value you changed" in printed
 
 
-def test_upgrade__removes_untouched_files_the_next_level_drops_and_keeps_edited_ones(tmp_path):
+def test_upgrade__removes_untouched_files_the_next_level_drops_and_keeps_edited_ones(
+    tmp_path: Path,
+) -> None:
     project = render_committed(0, tmp_path)
     simulator = project / "tlc_simulator.py"
     simulator.write_text(simulator.read_text() + "\n# our tweak\n")
@@ -87,7 +95,7 @@ def test_upgrade__removes_untouched_files_the_next_level_drops_and_keeps_edited_
     assert (project / "src" / project.name / "simulate.py").is_file()
 
 
-def test_upgrade__can_skip_levels_with_to(tmp_path):
+def test_upgrade__can_skip_levels_with_to(tmp_path: Path) -> None:
     project = render_committed(1, tmp_path / "mine")
     outcome = upgrade.upgrade(project, to=3)
     assert (outcome.low, outcome.high, outcome.to_decide) == (1, 3, [])
@@ -109,8 +117,8 @@ def test_upgrade__can_skip_levels_with_to(tmp_path):
     ],
 )
 def test_upgrade__refuses_with_a_clear_message_and_touches_nothing(
-    tmp_path, capsys, setup, argv, message
-):
+    tmp_path: Path, capsys: CaptureFixture[str], setup: str, argv: list[str], message: str
+) -> None:
     level = 4 if setup == "top" else 1
     if setup == "ignored":  # rendered into a folder that an outer repository ignores
         (tmp_path / ".gitignore").write_text("out/\n")
@@ -125,13 +133,13 @@ def test_upgrade__refuses_with_a_clear_message_and_touches_nothing(
         commit(project, "No record")
     before = ladder.tree(project)
 
-    assert upgrade.main([str(project), *argv]) == 2
+    assert cli.main(["upgrade", str(project), *argv]) == 2
     assert message in capsys.readouterr().err
     assert ladder.tree(project) == before
 
 
-def test_upgrade__a_missing_folder_is_refused(tmp_path, capsys):
-    assert upgrade.main([str(tmp_path / "nowhere")]) == 2
+def test_upgrade__a_missing_folder_is_refused(tmp_path: Path, capsys: CaptureFixture[str]) -> None:
+    assert cli.main(["upgrade", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
 
@@ -146,7 +154,9 @@ def test_upgrade__a_missing_folder_is_refused(tmp_path, capsys):
         ({"answers": {"project_slug": "class"}}, "do not render"),
     ],
 )
-def test_upgrade__refuses_a_record_edited_into_nonsense(tmp_path, capsys, edit, message):
+def test_upgrade__refuses_a_record_edited_into_nonsense(
+    tmp_path: Path, capsys: CaptureFixture[str], edit: dict[str, Any], message: str
+) -> None:
     project = ladder.render(1, tmp_path)
     record_path = project / ".mlops-ladder.json"
     record = json.loads(record_path.read_text())
@@ -156,26 +166,28 @@ def test_upgrade__refuses_a_record_edited_into_nonsense(tmp_path, capsys, edit, 
         record.update(edit)
     record_path.write_text(json.dumps(record))
     commit(project, "Hand-edited record", init=True)
-    assert upgrade.main([str(project)]) == 2
+    assert cli.main(["upgrade", str(project)]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_upgrade__your_executable_bits_stay_yours(tmp_path):
+def test_upgrade__your_executable_bits_stay_yours(tmp_path: Path) -> None:
     project = render_committed(1, tmp_path)
-    cli = project / "src" / project.name / "cli.py"
-    cli.chmod(0o755)
+    module = project / "src" / project.name / "cli.py"
+    module.chmod(0o755)
     commit(project, "Make the CLI executable")
     upgrade.upgrade(project)
-    assert "def main" in cli.read_text() and cli.stat().st_mode & 0o777 == 0o755
+    assert "def main" in module.read_text() and module.stat().st_mode & 0o777 == 0o755
 
 
-def test_upgrade__a_file_you_moved_gets_its_new_version_beside_it(tmp_path, capsys):
+def test_upgrade__a_file_you_moved_gets_its_new_version_beside_it(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
     project = render_committed(1, tmp_path)
     package = project / "src" / project.name
     ladder.run(f"git mv {package}/train.py {package}/training.py", project)
     commit(project, "Rename train.py")
 
-    assert upgrade.main([str(project)]) == 1
+    assert cli.main(["upgrade", str(project)]) == 1
     printed = capsys.readouterr().out
     fresh = ladder.render(2, tmp_path / "fresh")
     aside = package / "train.py.level2"
@@ -185,7 +197,9 @@ def test_upgrade__a_file_you_moved_gets_its_new_version_beside_it(tmp_path, caps
     assert f"its new version is beside it, in src/{project.name}/train.py.level2" in printed
 
 
-def test_upgrade__a_binary_file_changed_on_both_sides_is_kept_with_theirs_beside_it(tmp_path):
+def test_upgrade__a_binary_file_changed_on_both_sides_is_kept_with_theirs_beside_it(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "logo.png").write_bytes(b"\x89PNG\x00ours")
     outcome = upgrade.Outcome(1, 2, "taxi", rendered_then=True)
     change = upgrade._plan(tmp_path, "logo.png", b"\x89PNG\x00base", b"\x89PNG\x00new", outcome)
@@ -196,7 +210,7 @@ def test_upgrade__a_binary_file_changed_on_both_sides_is_kept_with_theirs_beside
     )
 
 
-def test_upgrade__the_base_is_the_level_as_rendered_then_not_as_it_is_now(tmp_path):
+def test_upgrade__the_base_is_the_level_as_rendered_then_not_as_it_is_now(tmp_path: Path) -> None:
     """Template changes made after the render are applied, not mistaken for the owner's."""
     templates = tmp_path / "ladder" / "templates"
     shutil.copytree(ladder.TEMPLATES, templates, ignore=shutil.ignore_patterns("__pycache__"))
@@ -215,26 +229,38 @@ def test_upgrade__the_base_is_the_level_as_rendered_then_not_as_it_is_now(tmp_pa
     assert "## pytest" in (project / "Makefile").read_text()
 
 
-def test_upgrade__without_the_commit_it_says_that_today_s_level_stands_in(tmp_path, capsys):
+def test_upgrade__without_the_commit_it_says_that_today_s_level_stands_in(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
     project = ladder.render(1, tmp_path)
     record_path = project / ".mlops-ladder.json"
     record = json.loads(record_path.read_text())
     record.pop("template_commit", None)  # rendered from a copy, or from changed templates
     record_path.write_text(json.dumps(record))
     commit(project, "Render", init=True)
-    assert upgrade.main([str(project)]) == 0
+    assert cli.main(["upgrade", str(project)]) == 0
     assert "the mlops-ladder commit that rendered it is unknown here" in capsys.readouterr().out
 
 
-def test_upgrade__a_lock_you_changed_is_made_again_not_merged(tmp_path, capsys):
+def test_upgrade__a_lock_you_changed_is_made_again_not_merged(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
     project = render_committed(1, tmp_path / "mine")
     lock = project / "uv.lock"
     lock.write_text(lock.read_text().replace('version = "0.1.0"', 'version = "0.2.0"', 1))
     commit(project, "Lock after a change of mine")
 
-    assert upgrade.main([str(project)]) == 0  # nothing for you to resolve by hand
+    assert cli.main(["upgrade", str(project)]) == 0  # nothing for you to resolve by hand
     out = capsys.readouterr().out
     assert "relocked uv.lock  (you changed your dependencies" in out
     assert out.index("  uv lock\n") < out.index("  make install\n")  # re-lock, then install
     fresh = ladder.render(2, tmp_path / "fresh")
     assert lock.read_bytes() == (fresh / "uv.lock").read_bytes()  # no conflict markers
+
+
+def test_upgrade__a_clone_that_is_not_one_is_refused(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
+    project = render_committed(1, tmp_path / "mine")
+    assert cli.main(["upgrade", str(project), "--clone", str(tmp_path)]) == 2
+    assert "is not a git clone of mlops-ladder" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import ladder
+from mlops_ladder import ladder
 
 # The files that hold pins, by name; workflows by folder.
 # Level 0's requirements.txt is not one: tools/lock.py compiles it from requirements.in.
@@ -92,12 +92,12 @@ def pin_files(templates: Path) -> Iterator[Path]:
 def bump_package_line(line: str, name: str, version: str) -> str:
     """The line with NAME's `==` pins and NAME's image tags set to VERSION."""
 
-    def requirement(match: re.Match) -> str:
+    def requirement(match: re.Match[str]) -> str:
         if normalise(match["name"]) != normalise(name):
             return match[0]
         return f"{match['name']}{match['extras'] or ''}=={version}"
 
-    def image(match: re.Match) -> str:
+    def image(match: re.Match[str]) -> str:
         if normalise(match["image"].rsplit("/", 1)[-1]) != normalise(name):
             return match[0]
         prefix = "v" if match["tag"].startswith("v") else ""
@@ -199,9 +199,9 @@ def pins_on(line: str) -> Iterator[tuple[str, str]]:
         yield normalise(match["name"]), match["version"]
     for match in IMAGE.finditer(line):
         yield normalise(match["image"].rsplit("/", 1)[-1]), match["tag"].removeprefix("v")
-    if match := USES.search(line):
-        version = (match["comment"] or "").strip() if SHA.match(match["ref"]) else ""
-        yield _repository(match["action"]), f"{match['ref']} {version}".strip()
+    if uses := USES.search(line):
+        version = (uses["comment"] or "").strip() if SHA.match(uses["ref"]) else ""
+        yield _repository(uses["action"]), f"{uses['ref']} {version}".strip()
 
 
 def _repository(action: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ladder
+from mlops_ladder import ladder
 
 ROOT = ladder.ROOT
 DOCS = ROOT / "docs"

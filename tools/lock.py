@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import ladder
+from mlops_ladder import ladder
 
 LOCKED = {0: "requirements.txt"}  # level -> the file that holds its lock (default: uv.lock)
 # Level 0's lock: every transitive dependency, for every platform, with hashes, so that

@@ -31,8 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ladder
-import merge
+from mlops_ladder import ladder, merge
 
 PROJECT = "{{cookiecutter.project_slug}}"  # the project folder inside each level's folder
 
@@ -93,7 +92,7 @@ def _at(rev: str, templates: Path, level: int, relative: str) -> bytes | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
-def _git(templates: Path, *args: str) -> subprocess.CompletedProcess:
+def _git(templates: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", "-C", str(templates), *args], capture_output=True)
 
 
@@ -107,7 +106,7 @@ def chain(low: int, relative: str, templates: Path, rev: str, to: int) -> list[S
             "or name the revision before your edit with --base"
         )
     mode = file.stat().st_mode & 0o777
-    steps = []
+    steps: list[Step] = []
     for level in range(low + 1, to + 1):
         upper = templates / f"level{level}" / relative
         ours = upper.read_bytes() if upper.is_file() else None
@@ -117,7 +116,7 @@ def chain(low: int, relative: str, templates: Path, rev: str, to: int) -> list[S
         step = _merge_into(level, relative, ours, base, theirs, rev)
         step.mode = mode if step.action == "added" else None
         steps.append(step)
-        if step.action == "conflict":
+        if step.action == "conflict" or step.content is None:
             break
         base, theirs = _at(rev, templates, level, relative), step.content
     return steps

@@ -77,7 +77,7 @@ def pinned(page: Path) -> dict[str, str]:
     return {name: found[name] for name in PACKAGES if name in found}
 
 
-def fetch(pins: dict[str, str], folder: Path) -> dict[str, dict]:
+def fetch(pins: dict[str, str], folder: Path) -> dict[str, dict[str, str]]:
     """`npm pack` each package into `folder`: its build, license text and integrity."""
     specs = [f"{name}@{pins[name]}" for name in PACKAGES]
     done = subprocess.run(
@@ -87,11 +87,11 @@ def fetch(pins: dict[str, str], folder: Path) -> dict[str, dict]:
     )
     if done.returncode != 0:
         raise SystemExit(f"npm pack {' '.join(specs)} failed:\n{done.stderr}")
-    fetched = {}
+    fetched: dict[str, dict[str, str]] = {}
     for entry in json.loads(done.stdout):
         with tarfile.open(folder / entry["filename"]) as archive:
             files = {
-                member.name.removeprefix("package/"): archive.extractfile(member).read().decode()
+                member.name.removeprefix("package/"): _read(archive, member)
                 for member in archive.getmembers()
                 if member.isfile()
             }
@@ -99,12 +99,18 @@ def fetch(pins: dict[str, str], folder: Path) -> dict[str, dict]:
             "version": entry["version"],
             "integrity": entry["integrity"],
             "build": files[PACKAGES[entry["name"]]],
-            "license": files.get("LICENSE"),
+            "license": files.get("LICENSE", ""),
         }
     return fetched
 
 
-def page(fetched: dict[str, dict]) -> str:
+def _read(archive: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+    extracted = archive.extractfile(member)
+    assert extracted is not None, member.name  # a regular file
+    return extracted.read().decode()
+
+
+def page(fetched: dict[str, dict[str, str]]) -> str:
     """The HTML template: head comment with versions and license, the three scripts, DVC's
     placeholders for the plots."""
     license_from = next(name for name in PACKAGES if fetched[name]["license"])

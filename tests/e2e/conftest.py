@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from projects import FirstRun, copy_project, make_first_run
+from pytest import TempPathFactory
 from runs import git_commit_all
 
 
@@ -26,13 +27,13 @@ def first_run(shared_folder: Path) -> Callable[[int], FirstRun]:
 
 
 @pytest.fixture
-def copy_of(first_run, tmp_path) -> Callable[[int], Path]:
+def copy_of(first_run: Callable[[int], FirstRun], tmp_path: Path) -> Callable[[int], Path]:
     """A copy of a level's first run for this test alone, which it may change at will."""
     return lambda level: copy_project(first_run(level).project, tmp_path / f"level{level}")
 
 
 @pytest.fixture
-def committed_copy(copy_of) -> Callable[[int], Path]:
+def committed_copy(copy_of: Callable[[int], Path]) -> Callable[[int], Path]:
     """A copy of a level's first run for this test alone, with everything in it committed."""
 
     def make(level: int) -> Path:
@@ -44,7 +45,9 @@ def committed_copy(copy_of) -> Callable[[int], Path]:
 
 
 @pytest.fixture(scope="module")
-def module_copy(first_run, tmp_path_factory) -> Callable[[int], Path]:
+def module_copy(
+    first_run: Callable[[int], FirstRun], tmp_path_factory: TempPathFactory
+) -> Callable[[int], Path]:
     """A copy of a level's first run shared by the tests of one module (they restore what they
     change)."""
     return lambda level: copy_project(
@@ -53,26 +56,26 @@ def module_copy(first_run, tmp_path_factory) -> Callable[[int], Path]:
 
 
 @pytest.fixture(scope="module")
-def level0(first_run) -> Path:
+def level0(first_run: Callable[[int], FirstRun]) -> Path:
     return first_run(0).project  # its tests only read it
 
 
 @pytest.fixture(scope="module")
-def level1(module_copy) -> Path:
+def level1(module_copy: Callable[[int], Path]) -> Path:
     project = module_copy(1)
     git_commit_all(project)
     return project
 
 
 @pytest.fixture(scope="module")
-def level2(module_copy) -> Path:
+def level2(module_copy: Callable[[int], Path]) -> Path:
     project = module_copy(2)
     git_commit_all(project)
     return project
 
 
 @pytest.fixture(scope="session")
-def level1_train_output(first_run) -> str:
+def level1_train_output(first_run: Callable[[int], FirstRun]) -> str:
     """What the level-1 first run printed; its last step is `python -m <package> train`."""
     return first_run(1).output
 

@@ -13,8 +13,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ladder
 import yaml
+
+from mlops_ladder import ladder
 
 LOCAL_EQUIVALENT = {
     "actions/checkout": "the project is already a git checkout",
@@ -136,7 +137,7 @@ def run_workflow(
     return result
 
 
-def _run_job(workflow, job_name, job, project, base, supplied, result, runner_temp) -> None:
+def _run_job(workflow, job_name, job, project: Path, base, supplied, result, runner_temp) -> None:
     job_env = {**base, **_resolve(job.get("env", {}), supplied)}
     step_outputs: dict[str, dict[str, str]] = {}
     for number, step in enumerate(job["steps"]):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import ladder
+from mlops_ladder import ladder
 
 
 @contextlib.contextmanager
@@ -34,7 +34,7 @@ class FirstRun:
 
 
 def make_first_run(level: int, folder: Path) -> FirstRun:
-    """Render `level` into `folder` and run its main pipeline with `tools/ladder.py new`, the
+    """Render `level` into `folder` and run its main pipeline with `mlops-ladder new`, the
     command behind `nox -s new`; once per session, under a lock, across workers."""
     done, log = folder / "done.json", folder / "new.log"
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ def make_first_run(level: int, folder: Path) -> FirstRun:
             if folder.exists():
                 raise RuntimeError(f"the first run of level {level} failed earlier; see {log}")
             folder.mkdir(parents=True)
-            command = [sys.executable, str(ladder.ROOT / "tools" / "ladder.py"), "new"]
+            command = [sys.executable, "-m", "mlops_ladder", "new"]
             with log.open("w") as out:
                 made = subprocess.run(
                     [*command, str(level), str(folder / "out")],

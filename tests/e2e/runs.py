@@ -3,9 +3,11 @@
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
-import ladder
 import nbformat
+
+from mlops_ladder import ladder
 
 RMSE = re.compile(r"validation RMSE \(\d{4}-\d{2}\): ([0-9.]+) minutes")
 
@@ -26,10 +28,10 @@ def rmse_in(text: str) -> str:
     """The validation RMSE printed in `text`, as printed."""
     found = RMSE.findall(text)
     assert len(found) == 1, f"expected one validation RMSE in:\n{text}"
-    return found[0]
+    return str(found[0])
 
 
-def notebook_outputs(notebook_path: Path) -> list[dict]:
+def notebook_outputs(notebook_path: Path) -> list[dict[str, Any]]:
     """Every output of every cell of a notebook."""
     notebook = nbformat.read(notebook_path, as_version=4)
     return [output for cell in notebook.cells for output in cell.get("outputs", [])]

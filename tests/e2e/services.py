@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-import ladder
+from mlops_ladder import ladder
 
 
 def free_port() -> int:

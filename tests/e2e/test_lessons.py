@@ -20,13 +20,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import ladder
 import lessons
 import pytest
-from projects import copy_project
+from projects import FirstRun, copy_project
 from services import free_port
+
+from mlops_ladder import ladder
 
 # Lessons commit in their projects; a CI machine may have no git identity.
 IDENTITY = {
@@ -113,7 +115,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def walk_through(lesson: Path, clone: Path, env: dict[str, str], first_run) -> list[str]:
+def walk_through(
+    lesson: Path, clone: Path, env: dict[str, str], first_run: Callable[[int], FirstRun]
+) -> list[str]:
     """Run the lesson's runnable commands in order from the clone's root; returns a log line
     per command. Fails at the first command whose exit code or output is not the lesson's."""
     cwd, log = clone, []
@@ -157,7 +161,9 @@ def walk_through(lesson: Path, clone: Path, env: dict[str, str], first_run) -> l
 @pytest.mark.parametrize(
     "level", [pytest.param(n, marks=pytest.mark.levels(n)) for n in sorted(lessons.LESSONS)]
 )
-def test_lesson__every_runnable_command_prints_what_the_lesson_shows(level, tmp_path, first_run):
+def test_lesson__every_runnable_command_prints_what_the_lesson_shows(
+    level: int, tmp_path: Path, first_run: Callable[[int], FirstRun]
+) -> None:
     env = {**learner_env(), "SERVE_PORT": str(free_port())}
     clone = fresh_clone(tmp_path / "mlops-ladder", env)
     started = time.monotonic()

@@ -5,28 +5,30 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
-import ladder
 import pytest
 from gha import StepFailed, run_workflow
 from runs import in_project, printed_by, rmse_in, train_output
 
+from mlops_ladder import ladder
+
 pytestmark = [pytest.mark.levels(1), pytest.mark.xdist_group("level1")]
 
 
-def test_first_run__trains_and_saves_the_model(level1, level1_train_output):
+def test_first_run__trains_and_saves_the_model(level1: Path, level1_train_output: str) -> None:
     assert (level1 / "models" / "model.pkl").is_file()
     assert float(rmse_in(level1_train_output)) < 10
 
 
-def test_ci_workflow__every_run_step_passes(level1):
+def test_ci_workflow__every_run_step_passes(level1: Path) -> None:
     log = run_workflow(level1 / ".github" / "workflows" / "ci.yml", level1).log
     assert "lint: ran Lint (ruff, through pre-commit)" in log
     assert "test: ran Unit tests" in log
 
 
-def test_release_workflow__tag_builds_sdist_and_wheel(level1):
+def test_release_workflow__tag_builds_sdist_and_wheel(level1: Path) -> None:
     log = run_workflow(
         level1 / ".github" / "workflows" / "release.yml", level1, {"GITHUB_REF_NAME": "v0.1.0"}
     ).log
@@ -37,7 +39,7 @@ def test_release_workflow__tag_builds_sdist_and_wheel(level1):
         assert f"{level1.name}/simulate.py" in wheel.namelist()
 
 
-def test_release_workflow__a_tag_that_is_not_the_version_fails(level1):
+def test_release_workflow__a_tag_that_is_not_the_version_fails(level1: Path) -> None:
     with pytest.raises(StepFailed, match="Check that the tag matches") as failed:
         run_workflow(
             level1 / ".github" / "workflows" / "release.yml", level1, {"GITHUB_REF_NAME": "v9.9.9"}
@@ -45,7 +47,7 @@ def test_release_workflow__a_tag_that_is_not_the_version_fails(level1):
     assert "tag v9.9.9 does not match version 0.1.0" in failed.value.output
 
 
-def test_cli__predict_writes_one_prediction_per_ride(level1):
+def test_cli__predict_writes_one_prediction_per_ride(level1: Path) -> None:
     ladder.run("make predict", level1)
     printed = in_project(
         level1,
@@ -58,11 +60,11 @@ def test_cli__predict_writes_one_prediction_per_ride(level1):
     assert float(share_plausible) > 0.99
 
 
-def test_cli__retraining_gives_the_same_rmse(level1, level1_train_output):
+def test_cli__retraining_gives_the_same_rmse(level1: Path, level1_train_output: str) -> None:
     assert rmse_in(train_output(level1)) == rmse_in(level1_train_output)
 
 
-def test_notebook__runs_importing_the_package(level1, level1_train_output):
+def test_notebook__runs_importing_the_package(level1: Path, level1_train_output: str) -> None:
     ladder.run(
         "uv run --group notebook jupyter nbconvert --to notebook --execute "
         "--output executed.ipynb duration-prediction.ipynb",
@@ -71,7 +73,7 @@ def test_notebook__runs_importing_the_package(level1, level1_train_output):
     assert rmse_in(printed_by(level1 / "executed.ipynb")) == rmse_in(level1_train_output)
 
 
-def test_make__help_lists_the_tasks(level1):
+def test_make__help_lists_the_tasks(level1: Path) -> None:
     result = ladder.run("make help", level1, capture_output=True, text=True)
     for task in ("install", "lint", "test", "run", "predict", "build"):
         assert f"make {task}" in result.stdout
@@ -98,7 +100,9 @@ def fresh_terminal(home: Path) -> dict[str, str]:
             "UV_CACHE_DIR": cache.stdout.strip()}  # fmt: skip
 
 
-def test_make__installs_uv_in_a_terminal_that_has_only_python(copy_of, tmp_path):
+def test_make__installs_uv_in_a_terminal_that_has_only_python(
+    copy_of: Callable[[int], Path], tmp_path: Path
+) -> None:
     project = copy_of(1)
     shutil.rmtree(project / ".venv")
     env = fresh_terminal(tmp_path / "home")
@@ -124,7 +128,9 @@ def test_make__installs_uv_in_a_terminal_that_has_only_python(copy_of, tmp_path)
     assert done.returncode == 0 and "pytest" in done.stdout + done.stderr, done.stderr
 
 
-def test_make__uses_the_project_venv_while_another_is_active_without_a_warning(level1):
+def test_make__uses_the_project_venv_while_another_is_active_without_a_warning(
+    level1: Path,
+) -> None:
     """After the quickstart, the ladder's own venv is still active in that terminal."""
     env = {**ladder.project_env(), "VIRTUAL_ENV": sys.prefix}
     warning = "does not match the project environment"

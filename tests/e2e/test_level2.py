@@ -4,13 +4,16 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
-import ladder
 import pages
 import pytest
 from gha import run_workflow
-from projects import copy_project
+from projects import FirstRun, copy_project
 from runs import clone_and_pull, commit, git_commit_all, in_project, make
+
+from mlops_ladder import ladder
 
 pytestmark = [pytest.mark.levels(2), pytest.mark.xdist_group("level2")]
 
@@ -26,13 +29,13 @@ print(json.dumps([
 """
 
 
-def mlflow_runs(project) -> list[dict]:
+def mlflow_runs(project: Path) -> list[dict]:
     """Every run of the project's experiment, read through the MLflow client."""
     code = MLFLOW_RUNS.format(experiment=project.name)
     return json.loads(in_project(project, code).strip().splitlines()[-1])
 
 
-def dvc(project, *args: str) -> str:
+def dvc(project: Path, *args: str) -> str:
     """Run a DVC command in the project; returns what it printed, which a failure shows."""
     done = subprocess.run(
         ["uv", "run", "dvc", *args],
@@ -47,14 +50,14 @@ def dvc(project, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pushed(level2):
+def pushed(level2: Path):
     """The project after `make push` to its default local remote."""
     done = make(level2, "push")
     assert done.returncode == 0, done.stdout + done.stderr
     return level2
 
 
-def test_repro__mlflow_holds_a_run_with_params_metrics_data_version_and_model(level2):
+def test_repro__mlflow_holds_a_run_with_params_metrics_data_version_and_model(level2: Path) -> None:
     (run,) = mlflow_runs(level2)
     assert run["params"]["train.alpha"] == "1.0"
     assert run["params"]["data.train_month"] == "2024-01"
@@ -66,19 +69,19 @@ def test_repro__mlflow_holds_a_run_with_params_metrics_data_version_and_model(le
     assert len(run["models"]) == 1
 
 
-def test_repro__a_second_run_with_nothing_changed_does_nothing(level2):
+def test_repro__a_second_run_with_nothing_changed_does_nothing(level2: Path) -> None:
     before = len(mlflow_runs(level2))
     assert "Data and pipelines are up to date." in dvc(level2, "repro")
     assert len(mlflow_runs(level2)) == before
 
 
 @pytest.fixture
-def own_level2(committed_copy):
+def own_level2(committed_copy: Callable[[int], Path]):
     """A copy of the level-2 first run for one test that adds runs to its MLflow store."""
     return committed_copy(2)
 
 
-def test_repro__a_changed_param_reruns_train_and_evaluate_only(own_level2):
+def test_repro__a_changed_param_reruns_train_and_evaluate_only(own_level2: Path) -> None:
     params = own_level2 / "params.yaml"
     params.write_text(params.read_text().replace("alpha: 1.0", "alpha: 2.0"))
     printed = dvc(own_level2, "repro")
@@ -86,7 +89,7 @@ def test_repro__a_changed_param_reruns_train_and_evaluate_only(own_level2):
     assert "Running stage 'train'" in printed and "Running stage 'evaluate'" in printed
 
 
-def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed):
+def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed: Path) -> None:
     clone = clone_and_pull(pushed)  # make install && make pull, as the README says
     try:
         assert "Data and pipelines are up to date." in dvc(clone, "status")
@@ -99,7 +102,7 @@ def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed):
         shutil.rmtree(clone)
 
 
-def test_exp_run__an_experiment_also_appears_in_mlflow(own_level2):
+def test_exp_run__an_experiment_also_appears_in_mlflow(own_level2: Path) -> None:
     printed = dvc(own_level2, "exp", "run", "-S", "train.alpha=0.25")
     assert "Ran experiment" in printed
     alphas = {run["params"]["train.alpha"] for run in mlflow_runs(own_level2)}
@@ -107,7 +110,9 @@ def test_exp_run__an_experiment_also_appears_in_mlflow(own_level2):
     assert "0.25" in dvc(own_level2, "exp", "show", "--csv")
 
 
-def test_push__refuses_what_no_commit_holds_then_pushes_a_committed_workspace(own_level2):
+def test_push__refuses_what_no_commit_holds_then_pushes_a_committed_workspace(
+    own_level2: Path,
+) -> None:
     remote = own_level2.parent / f"{own_level2.name}-dvc-remote"  # the default, beside it
     dvc(own_level2, "exp", "run", "-n", "half", "-S", "train.alpha=0.5")
     assert "alpha: 0.5" in (own_level2 / "params.yaml").read_text(), "DVC applied it"
@@ -136,7 +141,7 @@ def test_push__refuses_what_no_commit_holds_then_pushes_a_committed_workspace(ow
     ).read_bytes(), "the clone has the model of the commit: alpha 0.5"
 
 
-def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2):
+def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2: Path) -> None:
     params = level2 / "params.yaml"
     original = params.read_text()
     try:
@@ -154,7 +159,7 @@ def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2):
 
 
 @pytest.fixture(scope="module")
-def plots_page(level2):
+def plots_page(level2: Path):
     """`make plots`, as the README says: the page DVC writes."""
     done = subprocess.run(
         ["make", "plots"], cwd=level2, env=ladder.project_env(), capture_output=True, text=True
@@ -164,8 +169,8 @@ def plots_page(level2):
 
 
 def test_plots__dvc_renders_one_scatter_of_predicted_vs_actual_with_nothing_from_the_network(
-    plots_page,
-):
+    plots_page: Path,
+) -> None:
     page = plots_page.read_text()
     assert page.count('"mark": {"type": "point"') == 1, "one scatter plot, drawn once"
     assert "predicted vs actual" in page
@@ -173,18 +178,20 @@ def test_plots__dvc_renders_one_scatter_of_predicted_vs_actual_with_nothing_from
 
 
 @pages.needs_chromium
-def test_plots__the_page_draws_in_a_browser_with_no_network(plots_page):
+def test_plots__the_page_draws_in_a_browser_with_no_network(plots_page: Path) -> None:
     dom = pages.offline_dom(plots_page)
     assert re.search(r'<canvas [^>]*class="marks"', dom), "Vega drew no plot"
 
 
-def test_make__help_lists_every_task_the_readme_names(level2):
+def test_make__help_lists_every_task_the_readme_names(level2: Path) -> None:
     listed = ladder.run("make help", level2, capture_output=True, text=True).stdout
     for task in ("version-data", "repro", "check", "push", "pull", "metrics", "plots", "ui"):
         assert f"make {task} " in listed, task
 
 
-def test_ci_workflow__every_run_step_passes_on_a_fresh_checkout(pushed, tmp_path):
+def test_ci_workflow__every_run_step_passes_on_a_fresh_checkout(
+    pushed: Path, tmp_path: Path
+) -> None:
     checkout = tmp_path / pushed.name
     ladder.run(f"git clone --quiet {pushed} {checkout}", tmp_path)
     run = run_workflow(checkout / ".github" / "workflows" / "ci.yml", checkout)
@@ -196,7 +203,9 @@ def test_ci_workflow__every_run_step_passes_on_a_fresh_checkout(pushed, tmp_path
     )
 
 
-def test_ci_pull_request__the_summary_diffs_metrics_and_params(pushed, tmp_path):
+def test_ci_pull_request__the_summary_diffs_metrics_and_params(
+    pushed: Path, tmp_path: Path
+) -> None:
     checkout = tmp_path / pushed.name
     ladder.run(f"git clone --quiet {pushed} {checkout}", tmp_path)
     ladder.run("git checkout --quiet -b lower-alpha", checkout)
@@ -215,7 +224,9 @@ def test_ci_pull_request__the_summary_diffs_metrics_and_params(pushed, tmp_path)
     assert "metrics.json" in run.summary and "rmse" in run.summary
 
 
-def test_repro__two_projects_at_once_give_byte_identical_data_and_metrics(first_run, tmp_path):
+def test_repro__two_projects_at_once_give_byte_identical_data_and_metrics(
+    first_run: Callable[[int], FirstRun], tmp_path: Path
+) -> None:
     """Reproducible to the last digit: the first run, then two more from scratch at the same
     time (data simulated again, every stage forced) make the same bytes."""
     original = first_run(2).project

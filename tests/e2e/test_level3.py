@@ -6,8 +6,9 @@ import json
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
-import ladder
 import pytest
 from gha import run_workflow
 from runs import (
@@ -30,6 +31,8 @@ from services import (
     sshd,
     wait_for,
 )
+
+from mlops_ladder import ladder
 
 pytestmark = pytest.mark.levels(3)  # each test has its own copy: any worker can take it
 
@@ -60,7 +63,7 @@ BAD_PAYLOADS = [
 TOKEN = "an-e2e-token"  # the service's SERVICE_TOKEN: POST /reload needs it
 
 
-def with_mediocre_champion(project):
+def with_mediocre_champion(project: Path):
     """The project with a new, empty registry, and alpha=300 for a deliberately mediocre first
     champion; the data ingested by the first run stays. DVC's run cache goes too: it would
     restore models trained for the old registry, unknown to the new one."""
@@ -78,18 +81,18 @@ def with_mediocre_champion(project):
     return project
 
 
-def repro(project, env) -> dict:
+def repro(project: Path, env: dict[str, str]) -> dict:
     """`dvc repro`; returns the gate's decision."""
     ladder.run("uv run dvc repro", project, env={**ladder.project_env(), **env})
     return json.loads((project / "reports" / "gate.json").read_text())
 
 
-def offline(project, env) -> dict:
+def offline(project: Path, env: dict[str, str]) -> dict:
     printed = in_project(project, OFFLINE.format(package=project.name), env)
     return json.loads(printed.splitlines()[-1])
 
 
-def release_flow(project, tracking_uri: str) -> None:
+def release_flow(project: Path, tracking_uri: str) -> None:
     """First champion -> serve -> a worse challenger is rejected -> a better one is promoted,
     deployed by reload and served; bad payloads never break the service."""
     env = {"MLFLOW_TRACKING_URI": tracking_uri}
@@ -137,16 +140,20 @@ def release_flow(project, tracking_uri: str) -> None:
 
 
 @pytest.fixture
-def level3(committed_copy):
+def level3(committed_copy: Callable[[int], Path]):
     return committed_copy(3)
 
 
-def test_release_flow__gate_rejects_worse_promotes_better_and_the_service_follows(level3):
+def test_release_flow__gate_rejects_worse_promotes_better_and_the_service_follows(
+    level3: Path,
+) -> None:
     project = with_mediocre_champion(level3)
     release_flow(project, f"sqlite:///{project / 'mlflow.db'}")
 
 
-def test_ingest__a_bad_batch_is_refused_and_nothing_downstream_runs(level3, tmp_path):
+def test_ingest__a_bad_batch_is_refused_and_nothing_downstream_runs(
+    level3: Path, tmp_path: Path
+) -> None:
     source = tmp_path / "source"
     env = {**ladder.project_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{level3 / 'mlflow.db'}"}
     in_project(
@@ -173,7 +180,7 @@ def test_ingest__a_bad_batch_is_refused_and_nothing_downstream_runs(level3, tmp_
         set_param(level3, "source", "simulator")
 
 
-def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3):
+def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3: Path) -> None:
     tracking_uri = f"sqlite:///{level3 / 'mlflow.db'}"
     with scoring_service(level3, tracking_uri, token=TOKEN) as url:
         assert http(f"{url}/model")[1]["version"] == "1"
@@ -197,7 +204,7 @@ def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3)
         assert http(f"{url}/model")[1]["version"] == "2"
 
 
-def head(project) -> str:
+def head(project: Path) -> str:
     """The project's current commit."""
     done = ladder.run("git rev-parse HEAD", project, capture_output=True, text=True)
     return done.stdout.strip()
@@ -215,7 +222,9 @@ esac
 """
 
 
-def test_cd_workflow__new_code_is_rolled_out_over_ssh_then_the_champion_reloaded(copy_of, tmp_path):
+def test_cd_workflow__new_code_is_rolled_out_over_ssh_then_the_champion_reloaded(
+    copy_of: Callable[[int], Path], tmp_path: Path
+) -> None:
     """A push that changes the service's code: the deploy job runs `make deploy URL=… TAG=…`,
     which reaches the host over real ssh (a loopback sshd) and runs docker compose there; the
     host's docker is a stand-in that restarts the local service with the new CODE_VERSION."""
@@ -257,7 +266,9 @@ def test_cd_workflow__new_code_is_rolled_out_over_ssh_then_the_champion_reloaded
     assert health == (200, {"status": "ok", "model_version": "1", "code_version": head(project)})
 
 
-def test_push__refuses_the_uncommitted_first_run_then_a_clone_pulls_it_whole(copy_of):
+def test_push__refuses_the_uncommitted_first_run_then_a_clone_pulls_it_whole(
+    copy_of: Callable[[int], Path],
+) -> None:
     project = copy_of(3)  # as `make run` leaves it: dvc.lock staged, the run not committed
     refused = make(project, "push")
     assert refused.returncode != 0, "a clone would get no dvc.lock: Checkout failed"
@@ -273,7 +284,9 @@ def test_push__refuses_the_uncommitted_first_run_then_a_clone_pulls_it_whole(cop
         assert (clone / path).read_bytes() == (project / path).read_bytes(), path
 
 
-def test_team_mode__the_release_flow_against_postgresql_and_mlflow_server(copy_of):
+def test_team_mode__the_release_flow_against_postgresql_and_mlflow_server(
+    copy_of: Callable[[int], Path],
+) -> None:
     project = copy_of(3)
     ladder.run("uv sync --locked --quiet --inexact --group team", project)
     with postgres() as database, mlflow_server(project, database) as tracking_uri:
@@ -286,12 +299,14 @@ IDENTITY = {"GIT_AUTHOR_NAME": "e2e", "GIT_AUTHOR_EMAIL": "e2e@example.com",
             "GIT_COMMITTER_NAME": "e2e", "GIT_COMMITTER_EMAIL": "e2e@example.com"}  # fmt: skip
 
 
-def make_printed(project, env, target: str) -> str:
+def make_printed(project: Path, env: dict[str, str], target: str) -> str:
     """`make TARGET` in the project; returns what it printed."""
     return ladder.run(f"make {target}", project, env=env, capture_output=True, text=True).stdout
 
 
-def test_readme_gate__a_better_model_is_promoted_deployed_and_make_stop_stops_it(level3):
+def test_readme_gate__a_better_model_is_promoted_deployed_and_make_stop_stops_it(
+    level3: Path,
+) -> None:
     """The README's gate section, pasted line by line: a worse model is rejected, more data
     makes a better one that the gate promotes and `make deploy` serves, and the release is
     committed. `make stop` then stops that service, and one that `make serve` started."""

@@ -14,11 +14,13 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-import ladder
 import pages
 import pytest
 from gha import run_workflow
+from pytest import TempPathFactory
 from runs import git_commit_all, in_project, set_param
 from services import (
     create_database,
@@ -29,6 +31,8 @@ from services import (
     postgres,
     scoring_service,
 )
+
+from mlops_ladder import ladder
 
 pytestmark = [pytest.mark.levels(4), pytest.mark.xdist_group("level4")]
 
@@ -44,26 +48,28 @@ print(sorted(int(v.version) for v in found), registry.version_for(registry.CHAMP
 
 
 @pytest.fixture(scope="module")
-def level4(module_copy):
+def level4(module_copy: Callable[[int], Path]):
     project = module_copy(4)
     git_commit_all(project)
     return project
 
 
 @pytest.fixture(scope="module")
-def env(level4):
+def env(level4: Path):
     """The project's environment; SERVICE_TOKEN, which the replayer and deploy send."""
     tracking_uri = f"sqlite:///{level4 / 'mlflow.db'}"
     return {**ladder.project_env(), "MLFLOW_TRACKING_URI": tracking_uri, "SERVICE_TOKEN": TOKEN}
 
 
 @pytest.fixture(scope="module")
-def service(level4, env):
+def service(level4: Path, env: dict[str, str]):
     with scoring_service(level4, env["MLFLOW_TRACKING_URI"], token=TOKEN) as url:
         yield url
 
 
-def cli(project, env, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def cli(
+    project: Path, env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
     done = subprocess.run(
         ["uv", "run", "python", "-m", project.name, *args],
         cwd=project, env=env, capture_output=True, text=True,
@@ -73,7 +79,14 @@ def cli(project, env, *args: str, check: bool = True) -> subprocess.CompletedPro
     return done
 
 
-def replay(project, env, url, month, scenario="none", rides=2000) -> dict:
+def replay(
+    project: Path,
+    env: dict[str, str],
+    url: str,
+    month: str,
+    scenario: str = "none",
+    rides: int = 2000,
+) -> dict:
     done = cli(project, env, "replay", month, "--scenario", scenario, "--rides", str(rides),
                "--url", url)  # fmt: skip
     assert "live RMSE" in done.stdout, "the replayer shows its progress"
@@ -93,26 +106,26 @@ print(runs, registry.version_for(registry.CHALLENGER))
 """
 
 
-def registry_state(project, env) -> tuple[list[int], str]:
+def registry_state(project: Path, env: dict[str, str]) -> tuple[list[int], str]:
     printed = in_project(project, VERSIONS.format(package=project.name), env).strip()
     versions, _, champion = printed.splitlines()[-1].rpartition("] ")
     return json.loads(versions + "]"), champion
 
 
-def served_version(url) -> str:
+def served_version(url: str) -> str:
     return http(f"{url}/model")[1]["version"]
 
 
 @pytest.fixture(scope="module")
-def chapter_a(level4, env, service) -> str:
+def chapter_a(level4: Path, env: dict[str, str], service: str) -> str:
     """Normal traffic with its ground truth, then the scheduled check: what it printed."""
     replay(level4, env, service, "2024-03")
     return cli(level4, env, "retrain-if-needed", "--url", service).stdout
 
 
 def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(
-    level4, env, service, chapter_a
-):
+    level4: Path, env: dict[str, str], service: str, chapter_a: str
+) -> None:
     summary = json.loads((level4 / "reports" / "monitoring" / "summary.json").read_text())
     assert summary["retrain_needed"] is False and summary["live_rmse"] < 6.0
     assert summary["action"] == "no action" and summary["model_version"] == "1"
@@ -125,7 +138,9 @@ def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(
 
 
 @pytest.fixture(scope="module")
-def monitoring_pages(level4, env, chapter_a, tmp_path_factory) -> list:
+def monitoring_pages(
+    level4: Path, env: dict[str, str], chapter_a: str, tmp_path_factory: TempPathFactory
+) -> list:
     """The drift report of chapter a, and its trend plot drawn by DVC as the README says."""
     folder = tmp_path_factory.mktemp("trend")
     subprocess.run(
@@ -137,21 +152,21 @@ def monitoring_pages(level4, env, chapter_a, tmp_path_factory) -> list:
 
 
 def test_a_pages__the_drift_report_and_the_trend_plot_load_nothing_from_the_network(
-    monitoring_pages,
-):
+    monitoring_pages: list[Path],
+) -> None:
     for page in monitoring_pages:
         assert not pages.external_references(page.read_text()), page
 
 
 @pages.needs_chromium
-def test_a_pages__both_draw_in_a_browser_with_no_network(monitoring_pages):
+def test_a_pages__both_draw_in_a_browser_with_no_network(monitoring_pages: list[Path]) -> None:
     report, trend = (pages.offline_dom(page) for page in monitoring_pages)
     assert "Dataset Drift" in report and "<canvas" in report, "Evidently drew no report"
     assert re.search(r'<canvas [^>]*class="marks"', trend), "Vega drew no trend"
 
 
 @pytest.fixture(scope="module")
-def chapter_c(level4, env, service, chapter_a) -> tuple[dict, str]:
+def chapter_c(level4: Path, env: dict[str, str], service: str, chapter_a: str) -> tuple[dict, str]:
     """Congested traffic, and a retraining whose challenger is sabotaged (alpha 100000)."""
     drifted = replay(level4, env, service, "2024-04", "congestion", rides=3000)
     set_param(level4, "alpha", "100000.0")
@@ -163,8 +178,8 @@ def chapter_c(level4, env, service, chapter_a) -> tuple[dict, str]:
 
 
 def test_c_drift_with_a_sabotaged_challenger__rejected_the_champion_keeps_serving(
-    level4, env, service, chapter_c
-):
+    level4: Path, env: dict[str, str], service: str, chapter_c
+) -> None:
     drifted, printed = chapter_c
     assert drifted["live_rmse"] > 10, drifted
     assert "retrained and rejected" in printed, printed
@@ -174,7 +189,7 @@ def test_c_drift_with_a_sabotaged_challenger__rejected_the_champion_keeps_servin
 
 
 @pytest.fixture(scope="module")
-def chapter_d(level4, env, service, chapter_c) -> tuple[list[int], str]:
+def chapter_d(level4: Path, env: dict[str, str], service: str, chapter_c) -> tuple[list[int], str]:
     """A retraining killed with SIGKILL while it trains; the registry as it was before."""
     before = registry_state(level4, env)
     process = subprocess.Popen(
@@ -190,14 +205,16 @@ def chapter_d(level4, env, service, chapter_c) -> tuple[list[int], str]:
     return before
 
 
-def test_d_a_retraining_killed_part_way__changes_nothing(level4, env, service, chapter_d):
+def test_d_a_retraining_killed_part_way__changes_nothing(
+    level4: Path, env: dict[str, str], service: str, chapter_d
+) -> None:
     assert registry_state(level4, env) == chapter_d
     assert served_version(service) == "1"
     assert http(f"{service}/predict", RIDE)[0] == 200
 
 
 @pytest.fixture(scope="module")
-def chapter_b(level4, env, service, chapter_d) -> dict:
+def chapter_b(level4: Path, env: dict[str, str], service: str, chapter_d) -> dict:
     """Congestion with its ground truth: the retraining that recovers the error, with requests
     in flight while the service reloads; then a month served by the new champion."""
     old = replay(level4, env, service, "2024-05", "congestion", rides=1500)
@@ -222,7 +239,9 @@ def chapter_b(level4, env, service, chapter_d) -> dict:
     return state
 
 
-def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downtime(chapter_b):
+def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downtime(
+    chapter_b,
+) -> None:
     printed, old, new = chapter_b["printed"], chapter_b["old"], chapter_b["new"]
     assert "recovered: took over the retraining lock" in printed, printed
     assert "recovered: marked run" in printed, "the killed run is cleaned up"
@@ -234,8 +253,8 @@ def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downti
 
 
 def test_b_dashboard__the_error_rising_the_retrainings_and_the_error_falling(
-    level4, env, chapter_b
-):
+    level4: Path, env: dict[str, str], chapter_b
+) -> None:
     cli(level4, env, "monitor")  # judges June, served by version 3
     printed = ladder.run("make dashboard", level4, env=env, capture_output=True, text=True)
     page = level4 / "reports" / "monitoring" / "dashboard.html"
@@ -254,7 +273,7 @@ def test_b_dashboard__the_error_rising_the_retrainings_and_the_error_falling(
         assert drawn.count("<svg") == 3 and "v3 promoted" in drawn
 
 
-def test_lock__an_overlapping_retraining_is_refused(level4, env):
+def test_lock__an_overlapping_retraining_is_refused(level4: Path, env: dict[str, str]) -> None:
     holder = subprocess.Popen(
         [str(level4 / ".venv" / "bin" / "python"), "-c",
          f"import time; from {level4.name}.predlog import PredictionLog; from datetime import "
@@ -289,7 +308,9 @@ time.sleep(120)
 
 
 @pytest.mark.xdist_group("level4-team")  # on its own copy: the other worker may take it
-def test_team_scale__two_services_share_a_postgresql_log_and_lose_no_row(copy_of):
+def test_team_scale__two_services_share_a_postgresql_log_and_lose_no_row(
+    copy_of: Callable[[int], Path],
+) -> None:
     """Two service processes on one prediction log in PostgreSQL, with MLflow on its tracking
     server: 10,000 requests from 32 clients across both leave exactly one row per answer. The
     retraining lock lives there too: held by another host's process, it refuses a retraining."""
@@ -351,7 +372,9 @@ def test_team_scale__two_services_share_a_postgresql_log_and_lose_no_row(copy_of
         assert "retraining is held by scorer-b.example:" in done.stderr
 
 
-def test_e_prediction_log__32_clients_10000_requests_10000_rows(level4, env, service):
+def test_e_prediction_log__32_clients_10000_requests_10000_rows(
+    level4: Path, env: dict[str, str], service: str
+) -> None:
     count = "from {p}.predlog import PredictionLog; print(PredictionLog().count())"
     before = int(in_project(level4, count.format(p=level4.name), env).split()[-1])
     work: queue.Queue = queue.Queue()
@@ -379,7 +402,9 @@ def test_e_prediction_log__32_clients_10000_requests_10000_rows(level4, env, ser
     assert after - before == 10_000
 
 
-def test_retrain_workflow__runnable_steps_pass(level4, env, service, chapter_a):
+def test_retrain_workflow__runnable_steps_pass(
+    level4: Path, env: dict[str, str], service: str, chapter_a: str
+) -> None:
     run = run_workflow(
         level4 / ".github" / "workflows" / "retrain.yml",
         level4,
@@ -394,7 +419,9 @@ def test_retrain_workflow__runnable_steps_pass(level4, env, service, chapter_a):
     assert "## Monitoring" in run.summary and "retrain_needed" in run.summary
 
 
-def test_blind__monitoring_judges_the_version_served_not_the_registry_s(committed_copy):
+def test_blind__monitoring_judges_the_version_served_not_the_registry_s(
+    committed_copy: Callable[[int], Path],
+) -> None:
     """An experiment promotes version 2 that the service never loads; the decision after the
     replay demo's first month names what it measured on version 1, the one that answered."""
     project = committed_copy(4)
@@ -417,7 +444,9 @@ def test_blind__monitoring_judges_the_version_served_not_the_registry_s(committe
 
 
 @pytest.mark.xdist_group("level4-reset")  # on its own copy: the other worker may take it
-def test_reset_demo__undoes_the_loop_and_keeps_what_the_pipeline_made(copy_of):
+def test_reset_demo__undoes_the_loop_and_keeps_what_the_pipeline_made(
+    copy_of: Callable[[int], Path],
+) -> None:
     project = copy_of(4)
     port = free_port()
     env = {**ladder.project_env(), "SERVE_PORT": str(port)}

@@ -9,13 +9,15 @@ scheduled retraining workflow against its running service.
 import json
 import re
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
-import ladder
 import pytest
-import upgrade
 from gha import run_workflow
 from runs import commit, git_commit_all, set_param
 from services import scoring_service
+
+from mlops_ladder import cli, ladder
 
 pytestmark = pytest.mark.levels(1, 2, 3, 4)
 
@@ -42,12 +44,12 @@ UNDO_EDITS = {
 CONFLICT = re.compile(r"<<<<<<< yours\n(.*?)=======\n(.*?)>>>>>>> level \d\n", re.DOTALL)
 
 
-def take_the_new_level(path) -> None:
+def take_the_new_level(path: Path) -> None:
     """Resolve each conflict as the upgrade's note suggests: keep the new level's side."""
     path.write_text(CONFLICT.sub(lambda match: match[2], path.read_text()))
 
 
-def owner_edits(project, package: str) -> dict[str, str]:
+def owner_edits(project: Path, package: str) -> dict[str, str]:
     """Realistic edits at level 1: a stronger regularisation, a new module and its test."""
     config = project / "src" / package / "config.py"
     config.write_text(config.read_text().replace("alpha: float = 1.0", "alpha: float = 3.0"))
@@ -63,7 +65,9 @@ def owner_edits(project, package: str) -> dict[str, str]:
     return added
 
 
-def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(copy_of, tmp_path):
+def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(
+    copy_of: Callable[[int], Path], tmp_path: Path
+) -> None:
     project = copy_of(1)  # rendered and first-run
     package = project.name
     git_commit_all(project)
@@ -71,7 +75,7 @@ def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(cop
     commit(project, "Our edits: alpha 3, rush hours")
 
     for level in (2, 3, 4):
-        code = upgrade.main([str(project)])
+        code = cli.main(["upgrade", str(project)])
         config = project / "src" / package / "config.py"
         if level == 2:  # the owner changed the alpha line; level 2 adds lines right after it
             assert code == 1 and "<<<<<<< yours\n    alpha: float = 3.0\n" in config.read_text()
@@ -121,7 +125,9 @@ def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(cop
     assert '"retrain_needed": false' in run.summary
 
 
-def assert_equal_to_fresh_level_plus_edits(project, level: int, added: dict, tmp_path) -> None:
+def assert_equal_to_fresh_level_plus_edits(
+    project: Path, level: int, added: dict, tmp_path: Path
+) -> None:
     """Every file of a fresh render is there, byte for byte, but for the owner's edits."""
     fresh = ladder.tree(ladder.render(level, tmp_path / f"fresh{level}"))
     for path, content in fresh.items():

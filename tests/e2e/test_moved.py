@@ -2,10 +2,14 @@
 again with `make install`, it still serves its champion (MLflow's artifacts are recorded
 relative to mlflow.db)."""
 
-import ladder
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from runs import in_project
 from services import background, free_port, http, wait_for
+
+from mlops_ladder import ladder
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 CHAMPION_LOCATION = """
@@ -18,7 +22,9 @@ print(MlflowClient().get_model_version_download_uri(registry.MODEL_NAME, version
 
 
 @pytest.mark.parametrize("level", [pytest.param(n, marks=pytest.mark.levels(n)) for n in (3, 4)])
-def test_moved_project__serves_its_champion_after_make_install(level, copy_of, tmp_path):
+def test_moved_project__serves_its_champion_after_make_install(
+    level: int, copy_of: Callable[[int], Path], tmp_path: Path
+) -> None:
     copy = copy_of(level)
     package = copy.name
     moved = tmp_path / "elsewhere" / "renamed-project"

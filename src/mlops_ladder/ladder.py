@@ -1,13 +1,11 @@
-"""Render, compare and try the mlops-ladder templates; the noxfile and the tests call this.
+"""Render, compare and try the mlops-ladder templates; the command line (cli.py), the
+contributor tools and the tests call this.
 
-python tools/ladder.py diff 0 1          what level 1 adds to level 0
-python tools/ladder.py diff 0 1 --html   and a side-by-side page of it, diff-0-1.html
-python tools/ladder.py diff --update     rewrite the golden diffs, templates/diffs/A-B.diff
-python tools/ladder.py new 1 [FOLDER]    render level 1 into FOLDER and run its first run
-python tools/ladder.py new 1 --force     the same, replacing the project a previous run made
+The templates are found where the package runs from: in a clone of mlops-ladder (an editable
+install, or src/ on the path), the repository's own `templates/`; in an installed wheel, the
+copy it ships as package data (`mlops_ladder/templates/`).
 """
 
-import argparse
 import contextlib
 import difflib
 import functools
@@ -22,13 +20,20 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from cookiecutter.main import cookiecutter
 
-ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parent
+# An installed wheel ships the root cookiecutter.json and templates/ inside the package; a clone
+# has them at the top of the repository (src/mlops_ladder/ is two folders below it).
+INSTALLED = (PACKAGE / "templates").is_dir()
+ROOT = PACKAGE if INSTALLED else PACKAGE.parents[1]
 TEMPLATES = ROOT / "templates"
+# What an installed wheel was built from (written by hatch_build.py at build time).
+BUILD = PACKAGE / "build.json"
 EVOLUTIONS = TEMPLATES / "evolutions.toml"
 RECORD = ".mlops-ladder.json"
 
@@ -75,6 +80,30 @@ def levels() -> list[int]:
     return sorted(int(path.name.removeprefix("level")) for path in TEMPLATES.glob("level[0-9]"))
 
 
+def titles() -> dict[int, tuple[str, str]]:
+    """Each level's title and what it adds, as the root cookiecutter.json offers them."""
+    offered = json.loads((ROOT / "cookiecutter.json").read_text())["templates"]
+    return {
+        int(key.removeprefix("level")): (entry["title"], entry["description"])
+        for key, entry in offered.items()
+    }
+
+
+def build_commit() -> str | None:
+    """The mlops-ladder commit that an installed wheel was built from, if its templates were
+    clean there; None in a clone (git knows) or for a wheel built from changed templates."""
+    if not INSTALLED or not BUILD.is_file():
+        return None
+    commit = json.loads(BUILD.read_text()).get("commit")
+    return commit if isinstance(commit, str) and commit else None
+
+
+def default_folder(level: int) -> Path:
+    """Where `new` renders without a FOLDER: in a clone, its ignored out/levelN; installed,
+    the current folder, as cookiecutter does."""
+    return Path.cwd() if INSTALLED else ROOT / "out" / f"level{level}"
+
+
 def render(
     level: int,
     output_dir: Path,
@@ -82,17 +111,38 @@ def render(
     templates: Path = TEMPLATES,
 ) -> Path:
     """Render one level without prompts and with an isolated cookiecutter config."""
+    source = templates / f"level{level}"
     with tempfile.TemporaryDirectory() as home:
         config = Path(home) / "config.yaml"
         config.write_text(f"cookiecutters_dir: {home}/templates\nreplay_dir: {home}/replay\n")
+        if next(source.rglob("__pycache__"), None):
+            # An installer compiled the templates' modules (pip does, in site-packages), and
+            # cookiecutter would render the bytecode into the project: render a clean copy.
+            source = shutil.copytree(
+                source, Path(home) / source.name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         project = cookiecutter(
-            str(templates / f"level{level}"),
+            str(source),
             no_input=True,
             extra_context=dict(answers or {}),
             output_dir=str(output_dir),
             config_file=str(config),
         )
+    if templates == TEMPLATES:
+        _record_build_commit(Path(project))
     return Path(project)
+
+
+def _record_build_commit(project: Path) -> None:
+    """Record the installed wheel's commit where the hook, finding no git, recorded none, so
+    that `upgrade` later renders the project's level as it was (see upgrade.templates_at)."""
+    commit, record = build_commit(), project / RECORD
+    if commit is None or not record.is_file():
+        return
+    content = json.loads(record.read_text())
+    if "template_commit" not in content:
+        content["template_commit"] = commit  # written as the hook writes it
+        record.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n")
 
 
 def tree(project: Path) -> dict[str, bytes]:
@@ -107,8 +157,9 @@ def tree(project: Path) -> dict[str, bytes]:
 KINDS = ("added", "changed", "removed")
 
 
-def _manifest(level: int) -> dict:
-    return tomllib.loads(EVOLUTIONS.read_text()).get(f"level{level}", {})
+def _manifest(level: int) -> dict[str, Any]:
+    manifest: dict[str, Any] = tomllib.loads(EVOLUTIONS.read_text()).get(f"level{level}", {})
+    return manifest
 
 
 def evolutions(level: int, package: str) -> dict[str, dict[str, str]]:
@@ -292,7 +343,9 @@ def _both_levels(
 
 
 @functools.cache
-def _rendered_pair(low: int, high: int, answers: tuple[tuple[str, str], ...], templates: Path):
+def _rendered_pair(
+    low: int, high: int, answers: tuple[tuple[str, str], ...], templates: Path
+) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, str]]:
     with tempfile.TemporaryDirectory() as workdir, quiet_stdout():
         lower = comparable(tree(render(low, Path(workdir) / "lower", dict(answers), templates)))
         upper = comparable(tree(render(high, Path(workdir) / "upper", dict(answers), templates)))
@@ -355,7 +408,7 @@ def update_goldens(templates: Path = TEMPLATES) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def quiet_stdout():
+def quiet_stdout() -> Iterator[None]:
     """Silence the hooks' "Created ..." line (a subprocess), so the diff is all that is printed."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -408,7 +461,8 @@ def diff_html(low: int, high: int, answers: Mapping[str, str] | None = None) -> 
     lower, upper, why = _both_levels(low, high, answers)
     changes = compare(lower, upper)
     counts = ", ".join(f"{len(paths)} files {kind}" for kind, paths in changes.items())
-    rows, sections = [], []
+    rows: list[str] = []
+    sections: list[str] = []
     sides = difflib.HtmlDiff(tabsize=4, wrapcolumn=None)
     for kind in KINDS:
         for path in changes[kind]:
@@ -451,12 +505,20 @@ BYTECODE_SETTINGS = {"UV_COMPILE_BYTECODE", "PYTHONDONTWRITEBYTECODE"}
 
 def project_env() -> dict[str, str]:
     """The environment for a generated project's commands: its own venv, not the caller's,
-    and Python's default bytecode caching."""
+    and Python's default bytecode caching. Where no uv is on the PATH (an installed
+    mlops-ladder, whose venv pipx or uvx keeps off the PATH), the uv it depends on is added
+    last, so that nothing else of its venv shadows the person's own commands."""
     dropped = CALLER_ENVIRONMENT | BYTECODE_SETTINGS
-    return {k: v for k, v in os.environ.items() if k not in dropped}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    if shutil.which("uv", path=env.get("PATH")) is None:
+        from uv import find_uv_bin
+
+        folder = str(Path(find_uv_bin()).parent)
+        env["PATH"] = os.pathsep.join(filter(None, [env.get("PATH"), folder]))
+    return env
 
 
-def run(command: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+def run(command: str, cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[Any]:
     """Run one shell command in a generated project, echoing it; raise when it fails."""
     print(f"[{cwd.name}] $ {command}", flush=True)
     return subprocess.run(
@@ -535,63 +597,3 @@ def first_run(
         commands = ["uv venv --quiet --relocatable .venv", *commands]
     for command in commands:
         run(command.format(package=shlex.quote(package)), project, env=dict(env or project_env()))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="mlops-ladder helpers")
-    commands = parser.add_subparsers(dest="command", required=True)
-    diff = commands.add_parser("diff", help="what level HIGH adds to level LOW")
-    diff.add_argument("low", type=int, choices=levels(), nargs="?")
-    diff.add_argument("high", type=int, choices=levels(), nargs="?")
-    diff.add_argument(
-        "--html",
-        nargs="?",
-        const="",
-        metavar="PATH",
-        help="also write a side-by-side page (default: diff-LOW-HIGH.html)",
-    )
-    diff.add_argument(
-        "--update", action="store_true", help="rewrite the golden diff of every adjacent pair"
-    )
-    new = commands.add_parser("new", help="render a level and run its main pipeline")
-    new.add_argument("level", type=int, choices=levels())
-    new.add_argument("folder", type=Path, nargs="?", help="default: ./out/levelN")
-    new.add_argument(
-        "--force", action="store_true", help="replace the project that FOLDER already holds"
-    )
-    args = parser.parse_args(argv)
-
-    if args.command == "diff" and args.update:
-        if args.low is not None or args.html is not None:
-            parser.error("diff --update takes no levels and no --html: it rewrites every pair")
-        for name, state in update_goldens(TEMPLATES).items():
-            print(f"{state:9s} {name}")
-    elif args.command == "diff":
-        if args.low is None or args.high is None:
-            parser.error("diff needs two levels, LOW HIGH (or --update)")
-        if args.low >= args.high:
-            parser.error("diff LOW HIGH needs LOW < HIGH")
-        page = None
-        if args.html is not None:
-            page = Path(args.html or f"diff-{args.low}-{args.high}.html")
-            if not page.parent.is_dir():
-                parser.error(f"--html {page}: the folder {page.parent} does not exist")
-        sys.stdout.write(diff_text(args.low, args.high))
-        if page:
-            page.write_text(diff_html(args.low, args.high), encoding="utf-8")
-            print(f"\nSide-by-side page written to {page.resolve()}")
-    else:
-        folder = (args.folder or ROOT / "out" / f"level{args.level}").resolve()
-        try:
-            project = place(args.level, folder, args.force)
-        except ProjectExists as error:
-            parser.error(str(error))
-        package = package_of(tree(project)) or project.name
-        first_run(args.level, project, package)
-        print(f"\nLevel {args.level} project ready in {shown(project)}")
-        print(f"Next: cd {shlex.quote(shown(project))} and read its README.md")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

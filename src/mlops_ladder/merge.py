@@ -29,7 +29,8 @@ def three_way(
 
 def conflicts(merged: bytes) -> list[str]:
     """The conflicting hunks of a merge, each from its <<<<<<< line to its >>>>>>> line."""
-    hunks, hunk = [], None
+    hunks: list[str] = []
+    hunk: list[str] | None = None
     for line in merged.decode(errors="replace").splitlines(keepends=True):
         if line.startswith("<<<<<<< "):
             hunk = []

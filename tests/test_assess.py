@@ -153,7 +153,7 @@ RECOGNISED = [
     ("ci", "azure-pipelines.yml", "steps:\n- script: python -m pytest\n"),
     ("ci", ".circleci/config.yml", "jobs:\n  build:\n    steps:\n      - run: tox\n"),
     ("ci", "bitbucket-pipelines.yml", "pipelines:\n  default:\n    - step:\n        script:\n"
-     "          - ruff check .\n"),
+     "          - ruff check .\n          - python -m pytest -q\n"),
     ("tracking", "train.py", "import mlflow as mf\n\nwith mf.start_run():\n    pass\n"),
     ("tracking", "train.py", "from dvclive import Live\n\nwith Live() as live:\n    pass\n"),
     ("tracking", "fit.py", "import neptune\n\nrun = neptune.init_run(project='x')\n"),
@@ -191,7 +191,8 @@ RECOGNISED = [
     ("cd", ".github/workflows/release.yml", "jobs:\n  ship:\n    environment:\n"
      "      name: production\n    steps:\n      - run: ./ship.sh\n"),
     ("cd", "Jenkinsfile", "stage('Ship') { steps { sh 'helm upgrade --install scorer ./chart' } }"),
-    ("cd", ".github/workflows/image.yml", "jobs:\n  image:\n    steps:\n"
+    ("cd", ".github/workflows/image.yml", "jobs:\n  release-model:\n    steps:\n"
+     "      - run: dvc repro\n  image:\n    steps:\n"
      "      - uses: docker/build-push-action@v6\n        with:\n"
      "          push: ${{ github.event_name != 'pull_request' }}\n"),
     ("monitoring", "monitor.py", "import whylogs as why\n\nprofile = why.log(frame)\n"),
@@ -264,6 +265,11 @@ NOT_EVIDENCE = [
     ("tests", "tests/helpers.py", "def make_frame():\n    return None\n"),
     ("ci", ".github/workflows/stale.yml", "jobs:\n  stale:\n    steps:\n"
      "      - uses: actions/stale@v9\n"),
+    ("ci", "bitbucket-pipelines.yml", "pipelines:\n  default:\n    - step:\n        script:\n"
+     "          - ruff check .\n"),  # lints, tests nothing
+    ("cd", ".github/workflows/image.yml", "jobs:\n  image:\n    steps:\n"
+     "      - uses: docker/build-push-action@v6\n        with:\n"
+     "          push: ${{ github.event_name != 'pull_request' }}\n"),  # the code's image only
 ]  # fmt: skip
 
 

@@ -269,7 +269,7 @@ def _azure(source: Source, path: str, top: dict[str, Any]) -> Pipeline | None:
             job.environment = str(environment or "")
             steps: list[Any] = body.get("steps") or []
             strategy = body.get("strategy")
-            if not isinstance(steps, list) and isinstance(strategy, dict):
+            if not steps and isinstance(strategy, dict):
                 steps = []  # a deployment job: steps under strategy.<kind>.deploy
                 for kind in strategy.values():
                     if isinstance(kind, dict):

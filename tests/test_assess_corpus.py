@@ -451,7 +451,7 @@ CASES = {
     ),
     "python-2-and-malformed-yaml": Case(
         {
-            "old.py": "print 'hello'\n",
+            "old.py": "import mlflow\n\nprint 'training'\n",
             "train.py": CODE,
             ".gitlab-ci.yml": "unit: [\n",
         },

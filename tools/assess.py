@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from assess_criteria import CRITERIA, Criterion, Evidence, Project
+from assess_criteria import CRITERIA, EVIDENCE_WORDS, Criterion, Evidence, Project
 from assess_reader import MARKER, Hit, Repo, printable, stderr
 from assess_report import (
     LEVELS,
@@ -57,7 +57,7 @@ def _generator(repo: Repo) -> Generator | None:
 
 def assess(root: Path, progress: Callable[[str], None] | None = None) -> Assessment:
     """The level a folder reaches and, per criterion, the evidence or what is missing."""
-    repo = Repo(root, progress)
+    repo = Repo(root, progress, EVIDENCE_WORDS)
     project = Project(repo)
     criteria: list[CriterionResult] = []
     for criterion in CRITERIA:

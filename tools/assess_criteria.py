@@ -669,7 +669,12 @@ def check_monitoring(project: Project) -> Evidence | None:
     for source in project.code():
         python = source.python
         assert python is not None
-        if any("drift" in name for name in python.identifiers):
+        names = [
+            *(c.name for c in python.calls),
+            *(d.name for d in python.definitions),
+            *(n for c in python.comparisons for n in c.left | c.right),
+        ]
+        if any("drift" in name.lower() for name in names):
             for call in python.calls:
                 if STATISTICAL_TEST.search(call.name):
                     return (source.hit(call.line),)
@@ -800,6 +805,72 @@ def near_retraining(project: Project) -> str | None:
             where = pipeline.source.where(pipeline.scheduled)
             return f"{where} runs on a schedule, but does not train"
     return None
+
+
+# The words without which a Python file can show no evidence for any criterion (nor come
+# close): a file with none of them is not parsed. Keep it a superset of what the checks read.
+EVIDENCE_WORDS = re.compile(
+    "|".join(
+        [
+            *ML_LIBRARIES,
+            *TRACKERS[:-1],
+            r"\baim\b",
+            "comet",
+            "report_to",
+            *(m.split(".")[-1] for m in MONITORS),
+            "prometheus",
+            "drift",
+            "DataCaptureConfig",
+            r"def\s+test",
+            "TestCase",
+            "azureml",
+            r"azure\.ai\.ml",
+            "zenml",
+            "metaflow",
+            "regist",
+            "models:/",
+            "OutputModel",
+            r"Model\.",
+            "create_or_update",
+            "model_version",
+            "link_model",
+            "model_package",
+            "log_model",
+            "MetricThreshold",
+            "validate_evaluation",
+            "validation_thresholds",
+            "baseline_model",
+            "_alias",
+            "transition_model",
+            "deploy",
+            "update_endpoint",
+            r"/(?:predict|score|scoring|invocations|infer)",
+            "predlog",
+            r"(?:prediction|inference)s?_?log",
+            "log_prediction",
+            "bentoml",
+            r"\bray\b",
+            "LitAPI",
+            "BasePredictor",
+            "kserve",
+            "TestClient",
+            "test_client",
+            "AsyncClient",
+            "ASGITransport",
+            "add_url_rule",
+            "add_api_route",
+            r"Route\(",
+            "schedul",
+            "cron",
+            r"\.every\b",
+            "add_job",
+            r"\bDAG\b",
+            r"(?<![a-z])(?:re)?train",
+            r"\.fit\b",
+        ]
+    ),
+    re.I,
+)
 
 
 # --- The list -------------------------------------------------------------------------------

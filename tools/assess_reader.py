@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import ast
 import bisect
+import concurrent.futures
+import gc
 import json
 import os
 import re
@@ -46,6 +48,7 @@ MAX_CODE = 1_000_000  # characters of code in one file (a notebook's, without it
 MAX_NOTEBOOK = 64_000_000  # bytes of a notebook file, outputs included
 MAX_CONFIG = 1_000_000
 PROGRESS_OVER = 2_000  # files; a larger tree reports its progress on stderr
+PARALLEL_OVER = 2_000  # code files; more are parsed by a process per core
 CODE_SUFFIXES = {".py", ".ipynb"}
 YAML_SUFFIXES = {".yml", ".yaml", ".dvc"}
 TEXT_SUFFIXES = {".toml", ".cfg", ".ini", ".sh", ".groovy"}
@@ -135,7 +138,6 @@ class Python:
     calls: list[Call] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
-    identifiers: set[str] = field(default_factory=set)  # lower-case names and attributes
     aliases: dict[str, str] = field(default_factory=dict)
 
     def imports_any(self, modules: Iterable[str]) -> tuple[str, int] | None:
@@ -185,6 +187,7 @@ class Source:
     cells: list[tuple[int, int]] = field(default_factory=list)  # notebooks: (first line, cell)
     from_top: str | None = None  # a monorepo's top CI file: the project's folder from the top
     problems: list[tuple[int, str]] = field(default_factory=list)  # notebook cells not read
+    content: str = ""  # a Python file's text, split into lines only to quote one
 
     @property
     def is_code(self) -> bool:
@@ -210,7 +213,8 @@ class Source:
 
     def hit(self, line: int, matched: str | None = None) -> Hit:
         if matched is None:
-            matched = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+            lines = self.lines or self.content.split("\n")
+            matched = lines[line - 1].strip() if 0 < line <= len(lines) else ""
         text = printable(matched)
         return Hit(self.path, line, self.where(line), text[:77] + "..." if len(text) > 80 else text)
 
@@ -278,7 +282,14 @@ def skipped_folder(folder: str) -> bool:
 class Repo:
     """The code and config files of a folder, read once."""
 
-    def __init__(self, root: Path, progress: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        progress: Callable[[str], None] | None = None,
+        wanted: re.Pattern[str] | None = None,
+    ):
+        """Read `root`; Python code that does not match `wanted` (the words that any evidence
+        needs) is not parsed: it can show nothing."""
         self.root = root
         self.sources: list[Source] = []
         self.skipped: list[Skipped] = []
@@ -310,22 +321,28 @@ class Repo:
         if report:
             report(f"assess: reading {len(found):,} files of {printable(str(root))}")
         step = max(len(found) // 10, 1)
-        for number, (path, relative, kind) in enumerate(found, 1):
-            self._read(path, relative, kind)
-            if report and (number % step == 0 or number == len(found)):
-                report(f"assess: {number:,}/{len(found):,} files read")
-
-    def _read(self, path: Path, relative: str, kind: str) -> None:
-        shown = printable(relative)
+        jobs = [(path, printable(relative), kind, wanted) for path, relative, kind in found]
+        collecting = gc.isenabled()
+        gc.disable()  # syntax trees are many small objects, all freed at once: no cycles to find
         try:
-            source = read(path, shown, kind)
-        except Unreadable as problem:
-            self.skipped.append(Skipped(shown, str(problem)))
+            for number, (shown, outcome) in enumerate(_read_all(jobs), 1):
+                self._keep(shown, outcome)
+                if report and (number % step == 0 or number == len(found)):
+                    report(f"assess: {number:,}/{len(found):,} files read")
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _keep(self, shown: str, outcome: Source | str | None) -> None:
+        if outcome is None:  # code that holds nothing any criterion looks for
             return
-        if source.path.startswith("../"):
-            source.from_top = _from_top(self.root, source.path)
-        self.sources.append(source)
-        for cell, reason in source.problems:
+        if isinstance(outcome, str):
+            self.skipped.append(Skipped(shown, outcome))
+            return
+        if outcome.path.startswith("../"):
+            outcome.from_top = _from_top(self.root, outcome.path)
+        self.sources.append(outcome)
+        for cell, reason in outcome.problems:
             self.skipped.append(Skipped(f"{shown}, cell {cell}", reason))
 
     def code(self, tests: bool = False) -> Iterator[Source]:
@@ -379,8 +396,37 @@ class Unreadable(Exception):
     """A file that cannot be read or parsed; its message is the reason."""
 
 
-def read(path: Path, shown: str, kind: str) -> Source:
-    """The file at `path`, parsed as `kind`; raises Unreadable with the reason."""
+Job = tuple[Path, str, str, "re.Pattern[str] | None"]
+
+
+def _read_one(job: Job) -> tuple[str, Source | str | None]:
+    """A file read, or the reason it was not, or None: code that holds none of the words."""
+    path, shown, kind, wanted = job
+    try:
+        return shown, read(path, shown, kind, wanted)
+    except Unreadable as problem:
+        return shown, str(problem)
+
+
+def _read_all(jobs: list[Job]) -> Iterator[tuple[str, Source | str | None]]:
+    """Each file read, in order; a large tree's code is parsed on every core."""
+    workers = min(os.cpu_count() or 1, 8)
+    code = sum(1 for job in jobs if job[2] in ("python", "notebook"))
+    if workers < 2 or code <= PARALLEL_OVER:
+        yield from map(_read_one, jobs)
+        return
+    try:
+        pool = concurrent.futures.ProcessPoolExecutor(workers, initializer=gc.disable)
+    except (OSError, NotImplementedError):  # no process pool here (a sandbox)
+        yield from map(_read_one, jobs)
+        return
+    with pool:
+        yield from pool.map(_read_one, jobs, chunksize=64)
+
+
+def read(path: Path, shown: str, kind: str, wanted: re.Pattern[str] | None = None) -> Source | None:
+    """The file at `path`, parsed as `kind`; raises Unreadable with the reason. None for code
+    that does not match `wanted`."""
     limit = MAX_NOTEBOOK if kind == "notebook" else MAX_CODE if kind == "python" else MAX_CONFIG
     try:
         if not path.is_file():
@@ -392,12 +438,14 @@ def read(path: Path, shown: str, kind: str) -> Source:
     except OSError as error:
         raise Unreadable(error.strerror or str(error)) from error
     if kind == "python":
+        if wanted and not wanted.search(content):
+            return None
         python, problem = parse_python(content)
         if problem:
             raise Unreadable(problem)
-        return Source(shown, "python", content.split("\n"), python)
+        return Source(shown, "python", [], python, content=content)
     if kind == "notebook":
-        return _notebook(shown, content)
+        return _notebook(shown, content, wanted)
     if kind == "yaml":
         return Source(shown, "yaml", content.splitlines(), documents=parse_yaml(content))
     groovy = "jenkinsfile" in shown.lower() or shown.endswith(".groovy")
@@ -415,7 +463,7 @@ def _strip_comment(line: str, groovy: bool = False) -> str:
 NOT_PYTHON = re.compile(r"\s*[%!]|\s*(?:\?\??[\w.*]+|[\w.*]+\?\??)\s*$")
 
 
-def _notebook(path: str, content: str) -> Source:
+def _notebook(path: str, content: str, wanted: re.Pattern[str] | None = None) -> Source | None:
     """A notebook's code cells, without outputs; at most MAX_CODE characters of code."""
     try:
         notebook = json.loads(content)
@@ -443,6 +491,8 @@ def _notebook(path: str, content: str) -> Source:
     size = sum(len(text) for _, text in code)
     if size > MAX_CODE:
         raise Unreadable(f"its code cells hold {size:,} characters, over {MAX_CODE:,}")
+    if wanted and not problems and not any(wanted.search(text) for _, text in code):
+        return None
     source = Source(path, "notebook", [], Python())
     assert source.python is not None
     for number, text in code:
@@ -520,12 +570,17 @@ def parse_python(
     return facts, None
 
 
-LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.comprehension)
+LOOPS = {ast.For, ast.AsyncFor, ast.While, ast.comprehension}
 ORDER = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
 
+DEFINITIONS = {ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef}
+
+
 class _Walker:
-    """One pass over a syntax tree, keeping the enclosing function and loop of each node."""
+    """One pass over a syntax tree, keeping the enclosing function and loop of each node.
+    Names are resolved through the imports once the whole tree is read, so a call above its
+    import (or in a function defined before it) is still resolved."""
 
     def __init__(self, facts: Python, offset: int):
         self.facts = facts
@@ -533,30 +588,53 @@ class _Walker:
         self.aliases = facts.aliases
 
     def walk(self, tree: ast.AST) -> None:
-        imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
-        for statement in imports:  # first: a call above its import is still resolved
-            self._import(statement)
+        calls: list[Call] = []
+        definitions: list[Definition] = []
         stack: list[tuple[ast.AST, str, bool]] = [(tree, "", False)]
-        identifiers = self.facts.identifiers
+        pop, push = stack.pop, stack.append
         while stack:
-            node, function, in_loop = stack.pop()
-            if isinstance(node, ast.Name):
-                identifiers.add(node.id.lower())
+            node, function, in_loop = pop()
+            kind = type(node)
+            if kind is ast.Name or kind is ast.Constant:
                 continue
-            if isinstance(node, ast.Attribute):
-                identifiers.add(node.attr.lower())
-            elif isinstance(node, ast.Call):
-                self._call(node, function, in_loop)
-            elif isinstance(node, ast.Compare):
-                self._compare(node, function, in_loop)
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                self._define(node, function)
-                function = node.name
+            if kind is ast.Call:
+                calls.append(self._call(node, function, in_loop))  # type: ignore[arg-type]
+            elif kind is ast.Compare:
+                self._compare(node, function, in_loop)  # type: ignore[arg-type]
+            elif kind in DEFINITIONS:
+                definitions.append(self._define(node, function))  # type: ignore[arg-type]
+                function = node.name  # type: ignore[attr-defined]
                 in_loop = False
-            elif isinstance(node, LOOPS):
+            elif kind in LOOPS:
                 in_loop = True
-            for child in ast.iter_child_nodes(node):
-                stack.append((child, function, in_loop))
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                self._import(node)  # type: ignore[arg-type]
+                continue
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if type(value) is list:
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            push((item, function, in_loop))
+                elif isinstance(value, ast.AST) and name != "ctx":
+                    push((value, function, in_loop))
+        resolve = self.resolve
+        self.facts.calls += [
+            Call(resolve(c.name), c.line, c.keywords, c.strings, c.function, c.in_loop)
+            for c in calls
+        ]
+        self.facts.definitions += [
+            Definition(
+                d.kind,
+                d.name,
+                d.line,
+                tuple(resolve(name) for name in d.decorators),
+                tuple(resolve(name) for name in d.bases),
+                d.parent,
+                d.routes,
+            )
+            for d in definitions
+        ]
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         line = node.lineno + self.offset
@@ -570,35 +648,21 @@ class _Walker:
             for alias in node.names:
                 self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
 
-    def resolve(self, node: ast.expr) -> str:
-        parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if isinstance(node, ast.Call):  # Dataset.Tabular.from_files(...).register()
-            parts.append(self.resolve(node.func) + "()")
-        else:
-            parts.append(node.id if isinstance(node, ast.Name) else "?")
-        head = parts[-1]
-        parts[-1] = self.aliases.get(head, head)
-        return ".".join(reversed(parts))
+    def resolve(self, name: str) -> str:
+        """A dotted name with its head replaced by what the imports bind it to."""
+        head, dot, rest = name.partition(".")
+        head, paren, inner = head.partition("(")
+        return self.aliases.get(head, head) + paren + inner + dot + rest
 
-    def _call(self, node: ast.Call, function: str, in_loop: bool) -> None:
+    def _call(self, node: ast.Call, function: str, in_loop: bool) -> Call:
         strings = [
             argument.value
             for argument in [*node.args, *(k.value for k in node.keywords)]
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
         ]
         keywords = tuple(k.arg for k in node.keywords if k.arg)
-        call = Call(
-            self.resolve(node.func),
-            node.lineno + self.offset,
-            keywords,
-            tuple(strings),
-            function,
-            in_loop,
-        )
-        self.facts.calls.append(call)
+        line = node.lineno + self.offset
+        return Call(_dotted(node.func), line, keywords, tuple(strings), function, in_loop)
 
     def _compare(self, node: ast.Compare, function: str, in_loop: bool) -> None:
         operands = [node.left, *node.comparators]
@@ -620,11 +684,11 @@ class _Walker:
 
     def _define(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, parent: str
-    ) -> None:
+    ) -> Definition:
         decorators = tuple(
-            self.resolve(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list
+            _dotted(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list
         )
-        bases = tuple(self.resolve(b) for b in node.bases) if isinstance(node, ast.ClassDef) else ()
+        bases = tuple(_dotted(b) for b in node.bases) if isinstance(node, ast.ClassDef) else ()
         kind = "class" if isinstance(node, ast.ClassDef) else "def"
         routes = tuple(
             argument.value
@@ -633,12 +697,22 @@ class _Walker:
             for argument in [*d.args, *(k.value for k in d.keywords)]
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
         )
-        self.facts.definitions.append(
-            Definition(
-                kind, node.name, node.lineno + self.offset, decorators, bases, parent, routes
-            )
+        return Definition(
+            kind, node.name, node.lineno + self.offset, decorators, bases, parent, routes
         )
-        self.facts.identifiers.add(node.name.lower())
+
+
+def _dotted(node: ast.expr) -> str:
+    """`a.b.c` for an attribute chain; `f().x` keeps the call; `?` for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Call):
+        parts.append(_dotted(node.func) + "()")
+    else:
+        parts.append(node.id if isinstance(node, ast.Name) else "?")
+    return ".".join(reversed(parts))
 
 
 def _is_number(node: ast.expr) -> bool:

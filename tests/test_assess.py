@@ -389,6 +389,10 @@ def test_json__is_valid_with_the_level_and_every_criterion(bake, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["level"] == 3
     assert [c["id"] for c in result["criteria"]] == IDS
+    assert result["schema"] == 1
+    assert result["generator"] is None
+    assert result["skipped"] == []
+    assert all(c["refused"] and c["looked_for"] for c in result["criteria"])
     served = next(c for c in result["criteria"] if c["id"] == "service")
     assert {e["path"].split("/")[0] for e in served["evidence"]} == {"src", "tests"}
     assert result["next"] == {
@@ -430,3 +434,11 @@ def test_report__the_readme_example_is_what_assess_prints(bake, capsys):
     for line in shown:  # a line ending in " ..." is shortened in the README
         cut = line.removesuffix(" ...")
         assert any(out == line or (cut != line and out.startswith(cut)) for out in printed), line
+
+
+@pytest.mark.parametrize("criterion", assess.CRITERIA, ids=IDS)
+def test_criteria__each_check_says_what_it_accepts_and_what_it_refuses(criterion):
+    doc = criterion.check.__doc__ or ""
+    assert "Accepts: " in doc
+    assert "Refuses: " in doc
+    assert criterion.refuses

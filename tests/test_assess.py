@@ -153,7 +153,7 @@ RECOGNISED = [
     ("ci", "azure-pipelines.yml", "steps:\n- script: python -m pytest\n"),
     ("ci", ".circleci/config.yml", "jobs:\n  build:\n    steps:\n      - run: tox\n"),
     ("ci", "bitbucket-pipelines.yml", "pipelines:\n  default:\n    - step:\n        script:\n"
-     "          - ruff check .\n"),
+     "          - ruff check .\n          - python -m pytest -q\n"),
     ("tracking", "train.py", "import mlflow as mf\n\nwith mf.start_run():\n    pass\n"),
     ("tracking", "train.py", "from dvclive import Live\n\nwith Live() as live:\n    pass\n"),
     ("tracking", "fit.py", "import neptune\n\nrun = neptune.init_run(project='x')\n"),
@@ -191,7 +191,8 @@ RECOGNISED = [
     ("cd", ".github/workflows/release.yml", "jobs:\n  ship:\n    environment:\n"
      "      name: production\n    steps:\n      - run: ./ship.sh\n"),
     ("cd", "Jenkinsfile", "stage('Ship') { steps { sh 'helm upgrade --install scorer ./chart' } }"),
-    ("cd", ".github/workflows/image.yml", "jobs:\n  image:\n    steps:\n"
+    ("cd", ".github/workflows/image.yml", "jobs:\n  release-model:\n    steps:\n"
+     "      - run: dvc repro\n  image:\n    steps:\n"
      "      - uses: docker/build-push-action@v6\n        with:\n"
      "          push: ${{ github.event_name != 'pull_request' }}\n"),
     ("monitoring", "monitor.py", "import whylogs as why\n\nprofile = why.log(frame)\n"),
@@ -264,6 +265,11 @@ NOT_EVIDENCE = [
     ("tests", "tests/helpers.py", "def make_frame():\n    return None\n"),
     ("ci", ".github/workflows/stale.yml", "jobs:\n  stale:\n    steps:\n"
      "      - uses: actions/stale@v9\n"),
+    ("ci", "bitbucket-pipelines.yml", "pipelines:\n  default:\n    - step:\n        script:\n"
+     "          - ruff check .\n"),  # lints, tests nothing
+    ("cd", ".github/workflows/image.yml", "jobs:\n  image:\n    steps:\n"
+     "      - uses: docker/build-push-action@v6\n        with:\n"
+     "          push: ${{ github.event_name != 'pull_request' }}\n"),  # the code's image only
 ]  # fmt: skip
 
 
@@ -383,6 +389,10 @@ def test_json__is_valid_with_the_level_and_every_criterion(bake, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["level"] == 3
     assert [c["id"] for c in result["criteria"]] == IDS
+    assert result["schema"] == 1
+    assert result["generator"] is None
+    assert result["skipped"] == []
+    assert all(c["refused"] and c["looked_for"] for c in result["criteria"])
     served = next(c for c in result["criteria"] if c["id"] == "service")
     assert {e["path"].split("/")[0] for e in served["evidence"]} == {"src", "tests"}
     assert result["next"] == {
@@ -424,3 +434,11 @@ def test_report__the_readme_example_is_what_assess_prints(bake, capsys):
     for line in shown:  # a line ending in " ..." is shortened in the README
         cut = line.removesuffix(" ...")
         assert any(out == line or (cut != line and out.startswith(cut)) for out in printed), line
+
+
+@pytest.mark.parametrize("criterion", assess.CRITERIA, ids=IDS)
+def test_criteria__each_check_says_what_it_accepts_and_what_it_refuses(criterion):
+    doc = criterion.check.__doc__ or ""
+    assert "Accepts: " in doc
+    assert "Refuses: " in doc
+    assert criterion.refuses

@@ -5,7 +5,7 @@
 Builds a tree of real code: level 4's package and test modules (its Jinja placeholders filled
 in), copied round-robin into folders of 100 files, so the files average about 130 lines, as
 a real project's do. Then times `assess` on it in a fresh process (the command a user runs,
-`tools/assess.py PATH --json`), and prints files, seconds, files per second, the CPU seconds
+`mlops-ladder assess PATH --json`), and prints files, seconds, files per second, the CPU seconds
 it used (with the load average: other work on the machine slows the wall clock, not the CPU
 time) and the level found.
 A benchmark, not a test: nothing here asserts.
@@ -58,7 +58,7 @@ def main() -> None:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, str(ROOT / "tools" / "assess.py"), str(tree), "--json"],
+                [sys.executable, "-m", "mlops_ladder", "assess", str(tree), "--json"],
                 capture_output=True,
                 text=True,
                 check=True,

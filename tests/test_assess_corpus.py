@@ -10,8 +10,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import assess
 import pytest
+
+from mlops_ladder import assess
 
 
 @dataclass(frozen=True)

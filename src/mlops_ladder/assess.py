@@ -23,9 +23,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from assess_criteria import CRITERIA, EVIDENCE_WORDS, Criterion, Evidence, Project
-from assess_reader import MARKER, Hit, Repo, printable, stderr
-from assess_report import (
+from .assess_criteria import CRITERIA, EVIDENCE_WORDS, Criterion, Evidence, Project
+from .assess_reader import MARKER, Hit, Repo, printable, stderr
+from .assess_report import (
     LEVELS,
     SCHEMA,
     TOP,

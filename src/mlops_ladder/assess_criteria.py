@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from assess_ci import (
+from .assess_ci import (
     Job,
     Pipeline,
     Step,
@@ -26,7 +26,7 @@ from assess_ci import (
     segments,
     uses_test_action,
 )
-from assess_reader import Call, Hit, Map, Repo, Source, Text
+from .assess_reader import Call, Hit, Map, Repo, Source, Text
 
 Evidence = tuple[Hit, ...]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from assess_reader import Source, Text
+from .assess_reader import Source, Text
 
 
 @dataclass(frozen=True)

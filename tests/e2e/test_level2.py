@@ -11,7 +11,7 @@ import pages
 import pytest
 from gha import run_workflow
 from projects import FirstRun, copy_project
-from runs import clone_and_pull, commit, git_commit_all, in_project, make
+from runs import clone_and_pull, commit, git_commit_all, in_project, make, printed_by, rmse_in
 
 from mlops_ladder import ladder
 
@@ -87,6 +87,19 @@ def test_repro__a_changed_param_reruns_train_and_evaluate_only(own_level2: Path)
     printed = dvc(own_level2, "repro")
     assert "Stage 'prepare' didn't change, skipping" in printed
     assert "Running stage 'train'" in printed and "Running stage 'evaluate'" in printed
+
+
+def test_notebook__reads_params_yaml_and_trains_what_the_command_line_trains(
+    own_level2: Path,
+) -> None:
+    ladder.run(
+        "uv run --group notebook jupyter nbconvert --to notebook --execute "
+        "--output executed.ipynb duration-prediction.ipynb",
+        own_level2,
+    )
+    command = f"uv run python -m {own_level2.name} train"
+    trained = ladder.run(command, own_level2, capture_output=True, text=True).stdout
+    assert rmse_in(printed_by(own_level2 / "executed.ipynb")) == rmse_in(trained)
 
 
 def test_push_then_pull__a_fresh_clone_gets_data_and_model_back(pushed: Path) -> None:

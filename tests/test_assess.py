@@ -447,9 +447,10 @@ def test_cli__a_path_that_is_no_folder_is_a_one_line_error(
 
 
 def test_cli__runs_as_a_script(bake: Callable[..., Path]) -> None:
-    script = Path(assess.__file__)
     done = subprocess.run(
-        [sys.executable, str(script), str(bake(1)), "--json"], capture_output=True, text=True
+        [sys.executable, "-m", "mlops_ladder.assess", str(bake(1)), "--json"],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["level"] == 1

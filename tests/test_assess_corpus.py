@@ -518,7 +518,7 @@ def test_corpus__a_non_utf8_file_name_prints_on_a_utf8_terminal(tmp_path: Path) 
     environment = {**os.environ, "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8"}
     for options in ([], ["--json"]):
         done = subprocess.run(
-            [sys.executable, assess.__file__, str(tmp_path), *options],
+            [sys.executable, "-m", "mlops_ladder.assess", str(tmp_path), *options],
             capture_output=True,
             env=environment,
         )
@@ -549,7 +549,7 @@ def test_corpus__this_repository_is_a_template_whose_own_tooling_is_tested(
 ) -> None:
     """mlops-ladder itself: a cookiecutter generator; its own code has tests, and no CI system
     that `assess` knows runs them (.ci/run is an entry point that a CI calls)."""
-    result = assess.assess(Path(assess.__file__).resolve().parents[1])
+    result = assess.assess(Path(assess.__file__).resolve().parents[2])  # src/mlops_ladder/..
     met = {c["id"] for c in result["criteria"] if c["met"]}
     assert met == {"code", "tests"}, assess.report(result)
     assert result["level"] == 0

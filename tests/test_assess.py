@@ -4,17 +4,20 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from answers import ODD_ANSWERS
 
 from mlops_ladder import assess, ladder
+from mlops_ladder.assess_criteria import Criterion
+from mlops_ladder.assess_report import Assessment
 
 IDS = [criterion.id for criterion in assess.CRITERIA]
 
 
-def met(result: dict) -> set[str]:
+def met(result: Assessment) -> set[str]:
     return {c["id"] for c in result["criteria"] if c["met"]}
 
 
@@ -29,7 +32,9 @@ def write(root: Path, files: dict[str, str]) -> Path:
 
 @pytest.mark.parametrize("answers", [{}, ODD_ANSWERS], ids=["default", "odd"])
 @pytest.mark.parametrize("level", ladder.levels())
-def test_assess__a_rendered_level_reaches_exactly_its_own_level(bake, level, answers):
+def test_assess__a_rendered_level_reaches_exactly_its_own_level(
+    bake: Callable[..., Path], level: int, answers: dict[str, str]
+) -> None:
     result = assess.assess(bake(level, answers))
     expected = {c.id for c in assess.CRITERIA if c.level <= level}
     assert met(result) == expected, assess.report(result)  # none missing, none above its level
@@ -52,8 +57,13 @@ KEY_PIECES = [
     ids=[f"{level}-without-{piece}" for level, piece, _, _ in KEY_PIECES],
 )
 def test_assess__removing_a_key_piece_lowers_the_level(
-    bake, tmp_path, level, piece, criterion, lowered
-):
+    bake: Callable[..., Path],
+    tmp_path: Path,
+    level: int,
+    piece: str,
+    criterion: str,
+    lowered: int,
+) -> None:
     project = shutil.copytree(bake(level), tmp_path / "project")  # never touch the baked one
     assert assess.assess(project)["level"] == level
     removed = project / piece
@@ -68,7 +78,9 @@ def test_assess__removing_a_key_piece_lowers_the_level(
     assert result["level"] == lowered
 
 
-def test_assess__the_level_marker_of_a_generator_is_not_evidence(bake, tmp_path):
+def test_assess__the_level_marker_of_a_generator_is_not_evidence(
+    bake: Callable[..., Path], tmp_path: Path
+) -> None:
     project = shutil.copytree(bake(0), tmp_path / "project")
     (project / ".mlops-ladder.json").write_text(json.dumps({"level": 4, "answers": {}}))
     assert assess.assess(project)["level"] == 0
@@ -120,7 +132,7 @@ test:
 """
 
 
-def test_assess__a_repository_not_ours_is_judged_by_its_tools(tmp_path):
+def test_assess__a_repository_not_ours_is_judged_by_its_tools(tmp_path: Path) -> None:
     """Flask + a test, GitLab CI, W&B training: level 1 with a head start on level 2 and 3."""
     repo = write(
         tmp_path,
@@ -135,6 +147,7 @@ def test_assess__a_repository_not_ours_is_judged_by_its_tools(tmp_path):
     result = assess.assess(repo)
     assert met(result) == {"code", "tests", "ci", "tracking", "service"}, assess.report(result)
     assert result["level"] == 1
+    assert result["next"] is not None
     assert result["next"]["missing"] == ["versioned"]
 
     write(repo, {"data/customers.csv.dvc": "outs:\n- md5: 1f2e3d\n  path: customers.csv\n"})
@@ -213,7 +226,9 @@ RECOGNISED = [
     RECOGNISED,
     ids=[f"{c}-{n}-{i}" for i, (c, n, _) in enumerate(RECOGNISED)],
 )
-def test_assess__recognises_the_common_tools(tmp_path, criterion, name, content):
+def test_assess__recognises_the_common_tools(
+    tmp_path: Path, criterion: str, name: str, content: str
+) -> None:
     result = assess.assess(write(tmp_path, {name: content}))
     found = next(c for c in result["criteria"] if c["id"] == criterion)
     assert found["met"], assess.report(result)
@@ -279,13 +294,13 @@ NOT_EVIDENCE = [
     ids=[f"{c}-{n}-{i}" for i, (c, n, _) in enumerate(NOT_EVIDENCE)],
 )
 def test_assess__prose_comments_and_look_alikes_are_not_evidence(
-    tmp_path, criterion, name, content
-):
+    tmp_path: Path, criterion: str, name: str, content: str
+) -> None:
     result = assess.assess(write(tmp_path, {name: content}))
     assert criterion not in met(result), assess.report(result)
 
 
-def test_assess__skips_virtualenvs_and_large_files(tmp_path):
+def test_assess__skips_virtualenvs_and_large_files(tmp_path: Path) -> None:
     training = "import mlflow\n\nmlflow.start_run()\n"
     repo = write(
         tmp_path,
@@ -300,7 +315,9 @@ def test_assess__skips_virtualenvs_and_large_files(tmp_path):
     assert "tracking" in met(assess.assess(repo))
 
 
-def test_assess__a_prediction_log_counts_where_the_service_writes_it(bake, tmp_path):
+def test_assess__a_prediction_log_counts_where_the_service_writes_it(
+    bake: Callable[..., Path], tmp_path: Path
+) -> None:
     """Level 4's prediction log and the service that writes it, alone, are monitoring."""
     package = next((bake(4) / "src").iterdir())
     for name in ("predlog.py", "serve.py"):
@@ -314,7 +331,7 @@ def test_assess__a_prediction_log_counts_where_the_service_writes_it(bake, tmp_p
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_assess__a_project_in_a_monorepo_is_built_by_the_top_level_ci(tmp_path):
+def test_assess__a_project_in_a_monorepo_is_built_by_the_top_level_ci(tmp_path: Path) -> None:
     top = write(
         tmp_path / "mono",
         {
@@ -335,7 +352,7 @@ def test_assess__a_project_in_a_monorepo_is_built_by_the_top_level_ci(tmp_path):
     assert "tracking" not in evidence  # only the top's CI files, not the other projects
 
 
-def test_assess__a_threshold_policy_that_nothing_runs_is_not_a_trigger(tmp_path):
+def test_assess__a_threshold_policy_that_nothing_runs_is_not_a_trigger(tmp_path: Path) -> None:
     repo = write(
         tmp_path,
         {"retrain.py": "def retrain_if_needed(drift, threshold):\n    return drift > threshold\n"},
@@ -343,10 +360,13 @@ def test_assess__a_threshold_policy_that_nothing_runs_is_not_a_trigger(tmp_path)
     result = assess.assess(repo)
     retraining = next(c for c in result["criteria"] if c["id"] == "retraining")
     assert not retraining["met"]
+    assert retraining["note"] is not None
     assert "no schedule or event runs it" in retraining["note"]
 
 
-def test_report__shows_evidence_the_level_and_the_next_step(bake, capsys):
+def test_report__shows_evidence_the_level_and_the_next_step(
+    bake: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     project = bake(2)
     assert assess.main([str(project)]) == 0
     out = capsys.readouterr().out
@@ -358,7 +378,9 @@ def test_report__shows_evidence_the_level_and_the_next_step(bake, capsys):
     assert f"python3 -m nox -s upgrade -- {project}" in out
 
 
-def test_report__offers_the_upgrade_only_to_a_project_generated_from_mlops_ladder(tmp_path, capsys):
+def test_report__offers_the_upgrade_only_to_a_project_generated_from_mlops_ladder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(tmp_path, {"train.py": "import sklearn\n"})
     assert assess.main([str(tmp_path)]) == 0
     assert "nox -s upgrade" not in capsys.readouterr().out
@@ -368,7 +390,9 @@ def test_report__offers_the_upgrade_only_to_a_project_generated_from_mlops_ladde
     assert f"python3 -m nox -s upgrade -- {tmp_path}" in capsys.readouterr().out
 
 
-def test_report__level_4_has_no_next_level(bake, capsys):
+def test_report__level_4_has_no_next_level(
+    bake: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert assess.main([str(bake(4))]) == 0
     out = capsys.readouterr().out
     assert "Level reached: 4 (Full MLOps)" in out
@@ -376,7 +400,9 @@ def test_report__level_4_has_no_next_level(bake, capsys):
     assert "[ ]" not in out
 
 
-def test_report__a_folder_without_code_says_so(tmp_path, capsys):
+def test_report__a_folder_without_code_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(tmp_path, {"README.md": "# An idea\n", "notes.txt": "import sklearn\n"})
     assert assess.main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -384,7 +410,9 @@ def test_report__a_folder_without_code_says_so(tmp_path, capsys):
     assert "Level reached: 0 (No MLOps)" in out
 
 
-def test_json__is_valid_with_the_level_and_every_criterion(bake, capsys):
+def test_json__is_valid_with_the_level_and_every_criterion(
+    bake: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert assess.main([str(bake(3)), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["level"] == 3
@@ -405,7 +433,9 @@ def test_json__is_valid_with_the_level_and_every_criterion(bake, capsys):
 
 
 @pytest.mark.parametrize("kind", ["missing", "file"])
-def test_cli__a_path_that_is_no_folder_is_a_one_line_error(tmp_path, capsys, kind):
+def test_cli__a_path_that_is_no_folder_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
     path = tmp_path / "nowhere"
     if kind == "file":
         path.write_text("a file\n")
@@ -416,16 +446,19 @@ def test_cli__a_path_that_is_no_folder_is_a_one_line_error(tmp_path, capsys, kin
     assert captured.out == ""
 
 
-def test_cli__runs_as_a_script(bake):
-    script = Path(assess.__file__)
+def test_cli__runs_as_a_script(bake: Callable[..., Path]) -> None:
     done = subprocess.run(
-        [sys.executable, str(script), str(bake(1)), "--json"], capture_output=True, text=True
+        [sys.executable, "-m", "mlops_ladder.assess", str(bake(1)), "--json"],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["level"] == 1
 
 
-def test_report__the_readme_example_is_what_assess_prints(bake, capsys):
+def test_report__the_readme_example_is_what_assess_prints(
+    bake: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     readme = (ladder.ROOT / "README.md").read_text()
     example = readme.split("$ python3 -m nox -s assess -- out/level2/taxi_ride_duration\n")[1]
     shown = [line for line in example.split("```")[0].splitlines() if line not in ("", "...")]
@@ -437,7 +470,9 @@ def test_report__the_readme_example_is_what_assess_prints(bake, capsys):
 
 
 @pytest.mark.parametrize("criterion", assess.CRITERIA, ids=IDS)
-def test_criteria__each_check_says_what_it_accepts_and_what_it_refuses(criterion):
+def test_criteria__each_check_says_what_it_accepts_and_what_it_refuses(
+    criterion: Criterion,
+) -> None:
     doc = criterion.check.__doc__ or ""
     assert "Accepts: " in doc
     assert "Refuses: " in doc

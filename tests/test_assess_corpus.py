@@ -474,7 +474,9 @@ def build(root: Path, case: Case) -> Path:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_corpus__each_case_reaches_its_level_with_exactly_its_criteria(tmp_path, name):
+def test_corpus__each_case_reaches_its_level_with_exactly_its_criteria(
+    tmp_path: Path, name: str
+) -> None:
     case = CASES[name]
     if case.git and shutil.which("git") is None:
         pytest.skip("needs git")
@@ -490,14 +492,18 @@ def test_corpus__each_case_reaches_its_level_with_exactly_its_criteria(tmp_path,
     assert all(s["reason"] for s in result["skipped"])
 
 
-def test_corpus__a_generator_is_told_to_render_first(tmp_path, capsys):
+def test_corpus__a_generator_is_told_to_render_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     build(tmp_path, CASES["cookiecutter-template"])
     assert assess.main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "This is a template (cookiecutter.json, cookiecutter), not a project: render it" in out
 
 
-def test_corpus__skipped_files_are_listed_with_their_reason(tmp_path, capsys):
+def test_corpus__skipped_files_are_listed_with_their_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     build(tmp_path, CASES["notebook-with-null-cells"])
     assert assess.main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -506,13 +512,13 @@ def test_corpus__skipped_files_are_listed_with_their_reason(tmp_path, capsys):
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file names must be UTF-8")
-def test_corpus__a_non_utf8_file_name_prints_on_a_utf8_terminal(tmp_path):
+def test_corpus__a_non_utf8_file_name_prints_on_a_utf8_terminal(tmp_path: Path) -> None:
     name = os.fsdecode(b"caf\xe9_train.py")
     (tmp_path / name).write_text("import mlflow\n\nmlflow.start_run()\n")
     environment = {**os.environ, "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8"}
     for options in ([], ["--json"]):
         done = subprocess.run(
-            [sys.executable, assess.__file__, str(tmp_path), *options],
+            [sys.executable, "-m", "mlops_ladder.assess", str(tmp_path), *options],
             capture_output=True,
             env=environment,
         )
@@ -521,7 +527,9 @@ def test_corpus__a_non_utf8_file_name_prints_on_a_utf8_terminal(tmp_path):
         assert "caf\ufffd_train.py" in out
 
 
-def test_corpus__a_large_tree_shows_progress_on_stderr(tmp_path, capsys):
+def test_corpus__a_large_tree_shows_progress_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for number in range(2_001):
         (tmp_path / f"m{number}.py").write_text("x = 1\n")
     assert assess.main([str(tmp_path)]) == 0
@@ -530,16 +538,18 @@ def test_corpus__a_large_tree_shows_progress_on_stderr(tmp_path, capsys):
     assert "assess: 2,001/2,001 files read" in err
 
 
-def test_corpus__a_small_tree_is_quiet(tmp_path, capsys):
+def test_corpus__a_small_tree_is_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     build(tmp_path, CASES["gitlab-ci"])
     assert assess.main([str(tmp_path)]) == 0
     assert capsys.readouterr().err == ""
 
 
-def test_corpus__this_repository_is_a_template_whose_own_tooling_is_tested(capsys):
+def test_corpus__this_repository_is_a_template_whose_own_tooling_is_tested(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """mlops-ladder itself: a cookiecutter generator; its own code has tests, and no CI system
     that `assess` knows runs them (.ci/run is an entry point that a CI calls)."""
-    result = assess.assess(Path(assess.__file__).resolve().parents[1])
+    result = assess.assess(Path(assess.__file__).resolve().parents[2])  # src/mlops_ladder/..
     met = {c["id"] for c in result["criteria"] if c["met"]}
     assert met == {"code", "tests"}, assess.report(result)
     assert result["level"] == 0

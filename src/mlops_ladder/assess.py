@@ -1,6 +1,6 @@
 """Which MLOps maturity level does a repository reach? Any repository, not only ours.
 
-python tools/assess.py PATH [--json]
+mlops-ladder assess PATH [--json]   (or: python -m mlops_ladder.assess PATH [--json])
 
 Reads what code and configuration do, never prose: Python and notebooks' code cells through
 their syntax tree (calls, imports, comparisons), YAML through its structure (CI pipelines of

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -137,7 +138,16 @@ def run_workflow(
     return result
 
 
-def _run_job(workflow, job_name, job, project: Path, base, supplied, result, runner_temp) -> None:
+def _run_job(
+    workflow: str,
+    job_name: str,
+    job: Mapping[str, Any],
+    project: Path,
+    base: Mapping[str, str],
+    supplied: Mapping[str, str],
+    result: WorkflowRun,
+    runner_temp: str,
+) -> None:
     job_env = {**base, **_resolve(job.get("env", {}), supplied)}
     step_outputs: dict[str, dict[str, str]] = {}
     for number, step in enumerate(job["steps"]):

@@ -74,7 +74,7 @@ def train_output(project: Path) -> str:
     return result.stdout
 
 
-def make(project: Path, target: str) -> subprocess.CompletedProcess:
+def make(project: Path, target: str) -> subprocess.CompletedProcess[str]:
     """`make TARGET` in the project, as its README says; returns what it did (not checked)."""
     return subprocess.run(
         ["make", target], cwd=project, env=ladder.project_env(), capture_output=True, text=True

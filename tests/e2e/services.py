@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mlops_ladder import ladder
 
@@ -26,17 +27,19 @@ from mlops_ladder import ladder
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def _decode(content: bytes) -> dict:
+def _decode(content: bytes) -> dict[str, Any]:
     try:
-        return json.loads(content or b"{}")
+        decoded: dict[str, Any] = json.loads(content or b"{}")
+        return decoded
     except json.JSONDecodeError:
         return {"text": content.decode(errors="replace")}
 
 
-def http(url: str, body: object = None, method: str | None = None) -> tuple[int, dict]:
+def http(url: str, body: object = None, method: str | None = None) -> tuple[int, dict[str, Any]]:
     """One JSON call; returns the status and the decoded body (status 0: nothing answered)."""
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
     request = urllib.request.Request(
@@ -51,7 +54,7 @@ def http(url: str, body: object = None, method: str | None = None) -> tuple[int,
         return 0, {}
 
 
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
     """Wait until `url` answers 200, failing early if the process died."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -63,7 +66,7 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
     raise TimeoutError(f"{url} did not answer 200 within {seconds:.0f} s")
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop a process started in its own session, and its children, by its PID."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
@@ -75,7 +78,9 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def background(command: list[str], cwd: Path, env: Mapping[str, str], log: Path):
+def background(
+    command: list[str], cwd: Path, env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A process in its own session, logging to `log`; stopped on exit."""
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -92,7 +97,8 @@ def dockerfile_command(project: Path) -> list[str]:
     """The CMD of the project's Dockerfile: the command the container runs."""
     for line in (project / "Dockerfile").read_text().splitlines():
         if line.startswith("CMD "):
-            return json.loads(line.removeprefix("CMD "))
+            command: list[str] = json.loads(line.removeprefix("CMD "))
+            return command
     raise ValueError("the Dockerfile has no CMD")
 
 
@@ -141,7 +147,8 @@ def fuzz(project: Path, url: str, token: str | None = None, examples: int = 25) 
 
 
 def _postgres_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name)]
+    installed = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    found: Sequence[str | None] = installed or [shutil.which(name)]
     if not found[-1]:
         raise FileNotFoundError(f"no PostgreSQL {name}: apt-get install postgresql")
     return found[-1]

@@ -78,7 +78,9 @@ def on_port(step: lessons.Step, port: int) -> lessons.Step:
     )
 
 
-def run(step, cwd: Path, env: dict[str, str], where_file: Path) -> tuple[int, str, Path]:
+def run(
+    step: lessons.Step, cwd: Path, env: dict[str, str], where_file: Path
+) -> tuple[int, str, Path]:
     """Run one command in bash; returns its exit code, its output (stdout and stderr, as
     interleaved) and the directory it ended in, so that `cd` carries over."""
     script = f"{step.command}\nstatus=$?\npwd > {shlex.quote(str(where_file))}\nexit $status"

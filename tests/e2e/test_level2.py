@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pages
 import pytest
@@ -29,10 +30,11 @@ print(json.dumps([
 """
 
 
-def mlflow_runs(project: Path) -> list[dict]:
+def mlflow_runs(project: Path) -> list[dict[str, Any]]:
     """Every run of the project's experiment, read through the MLflow client."""
     code = MLFLOW_RUNS.format(experiment=project.name)
-    return json.loads(in_project(project, code).strip().splitlines()[-1])
+    runs: list[dict[str, Any]] = json.loads(in_project(project, code).strip().splitlines()[-1])
+    return runs
 
 
 def dvc(project: Path, *args: str) -> str:
@@ -50,7 +52,7 @@ def dvc(project: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pushed(level2: Path):
+def pushed(level2: Path) -> Path:
     """The project after `make push` to its default local remote."""
     done = make(level2, "push")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -76,7 +78,7 @@ def test_repro__a_second_run_with_nothing_changed_does_nothing(level2: Path) -> 
 
 
 @pytest.fixture
-def own_level2(committed_copy: Callable[[int], Path]):
+def own_level2(committed_copy: Callable[[int], Path]) -> Path:
     """A copy of the level-2 first run for one test that adds runs to its MLflow store."""
     return committed_copy(2)
 
@@ -172,7 +174,7 @@ def test_check__a_model_worse_than_the_floor_fails_with_the_reason(level2: Path)
 
 
 @pytest.fixture(scope="module")
-def plots_page(level2: Path):
+def plots_page(level2: Path) -> Path:
     """`make plots`, as the README says: the page DVC writes."""
     done = subprocess.run(
         ["make", "plots"], cwd=level2, env=ladder.project_env(), capture_output=True, text=True

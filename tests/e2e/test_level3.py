@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gha import run_workflow
@@ -63,7 +64,7 @@ BAD_PAYLOADS = [
 TOKEN = "an-e2e-token"  # the service's SERVICE_TOKEN: POST /reload needs it
 
 
-def with_mediocre_champion(project: Path):
+def with_mediocre_champion(project: Path) -> Path:
     """The project with a new, empty registry, and alpha=300 for a deliberately mediocre first
     champion; the data ingested by the first run stays. DVC's run cache goes too: it would
     restore models trained for the old registry, unknown to the new one."""
@@ -81,15 +82,17 @@ def with_mediocre_champion(project: Path):
     return project
 
 
-def repro(project: Path, env: dict[str, str]) -> dict:
+def repro(project: Path, env: dict[str, str]) -> dict[str, Any]:
     """`dvc repro`; returns the gate's decision."""
     ladder.run("uv run dvc repro", project, env={**ladder.project_env(), **env})
-    return json.loads((project / "reports" / "gate.json").read_text())
+    decision: dict[str, Any] = json.loads((project / "reports" / "gate.json").read_text())
+    return decision
 
 
-def offline(project: Path, env: dict[str, str]) -> dict:
+def offline(project: Path, env: dict[str, str]) -> dict[str, Any]:
     printed = in_project(project, OFFLINE.format(package=project.name), env)
-    return json.loads(printed.splitlines()[-1])
+    champion: dict[str, Any] = json.loads(printed.splitlines()[-1])
+    return champion
 
 
 def release_flow(project: Path, tracking_uri: str) -> None:
@@ -140,7 +143,7 @@ def release_flow(project: Path, tracking_uri: str) -> None:
 
 
 @pytest.fixture
-def level3(committed_copy: Callable[[int], Path]):
+def level3(committed_copy: Callable[[int], Path]) -> Path:
     return committed_copy(3)
 
 
@@ -207,7 +210,8 @@ def test_cd_workflow__runnable_steps_pass_and_deploy_reloads_the_service(level3:
 def head(project: Path) -> str:
     """The project's current commit."""
     done = ladder.run("git rev-parse HEAD", project, capture_output=True, text=True)
-    return done.stdout.strip()
+    commit: str = done.stdout.strip()
+    return commit
 
 
 STAND_IN_DOCKER = """#!/bin/sh
@@ -301,7 +305,9 @@ IDENTITY = {"GIT_AUTHOR_NAME": "e2e", "GIT_AUTHOR_EMAIL": "e2e@example.com",
 
 def make_printed(project: Path, env: dict[str, str], target: str) -> str:
     """`make TARGET` in the project; returns what it printed."""
-    return ladder.run(f"make {target}", project, env=env, capture_output=True, text=True).stdout
+    done = ladder.run(f"make {target}", project, env=env, capture_output=True, text=True)
+    printed: str = done.stdout
+    return printed
 
 
 def test_readme_gate__a_better_model_is_promoted_deployed_and_make_stop_stops_it(

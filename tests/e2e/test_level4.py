@@ -14,8 +14,9 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pages
 import pytest
@@ -48,28 +49,28 @@ print(sorted(int(v.version) for v in found), registry.version_for(registry.CHAMP
 
 
 @pytest.fixture(scope="module")
-def level4(module_copy: Callable[[int], Path]):
+def level4(module_copy: Callable[[int], Path]) -> Path:
     project = module_copy(4)
     git_commit_all(project)
     return project
 
 
 @pytest.fixture(scope="module")
-def env(level4: Path):
+def env(level4: Path) -> dict[str, str]:
     """The project's environment; SERVICE_TOKEN, which the replayer and deploy send."""
     tracking_uri = f"sqlite:///{level4 / 'mlflow.db'}"
     return {**ladder.project_env(), "MLFLOW_TRACKING_URI": tracking_uri, "SERVICE_TOKEN": TOKEN}
 
 
 @pytest.fixture(scope="module")
-def service(level4: Path, env: dict[str, str]):
+def service(level4: Path, env: dict[str, str]) -> Iterator[str]:
     with scoring_service(level4, env["MLFLOW_TRACKING_URI"], token=TOKEN) as url:
         yield url
 
 
 def cli(
     project: Path, env: dict[str, str], *args: str, check: bool = True
-) -> subprocess.CompletedProcess:
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         ["uv", "run", "python", "-m", project.name, *args],
         cwd=project, env=env, capture_output=True, text=True,
@@ -86,11 +87,12 @@ def replay(
     month: str,
     scenario: str = "none",
     rides: int = 2000,
-) -> dict:
+) -> dict[str, Any]:
     done = cli(project, env, "replay", month, "--scenario", scenario, "--rides", str(rides),
                "--url", url)  # fmt: skip
     assert "live RMSE" in done.stdout, "the replayer shows its progress"
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 LOOP_RUNS = """
@@ -113,7 +115,8 @@ def registry_state(project: Path, env: dict[str, str]) -> tuple[list[int], str]:
 
 
 def served_version(url: str) -> str:
-    return http(f"{url}/model")[1]["version"]
+    version: str = http(f"{url}/model")[1]["version"]
+    return version
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +143,7 @@ def test_a_no_drift__monitoring_finds_nothing_and_nothing_is_retrained(
 @pytest.fixture(scope="module")
 def monitoring_pages(
     level4: Path, env: dict[str, str], chapter_a: str, tmp_path_factory: TempPathFactory
-) -> list:
+) -> list[Path]:
     """The drift report of chapter a, and its trend plot drawn by DVC as the README says."""
     folder = tmp_path_factory.mktemp("trend")
     subprocess.run(
@@ -166,7 +169,9 @@ def test_a_pages__both_draw_in_a_browser_with_no_network(monitoring_pages: list[
 
 
 @pytest.fixture(scope="module")
-def chapter_c(level4: Path, env: dict[str, str], service: str, chapter_a: str) -> tuple[dict, str]:
+def chapter_c(
+    level4: Path, env: dict[str, str], service: str, chapter_a: str
+) -> tuple[dict[str, Any], str]:
     """Congested traffic, and a retraining whose challenger is sabotaged (alpha 100000)."""
     drifted = replay(level4, env, service, "2024-04", "congestion", rides=3000)
     set_param(level4, "alpha", "100000.0")
@@ -178,7 +183,7 @@ def chapter_c(level4: Path, env: dict[str, str], service: str, chapter_a: str) -
 
 
 def test_c_drift_with_a_sabotaged_challenger__rejected_the_champion_keeps_serving(
-    level4: Path, env: dict[str, str], service: str, chapter_c
+    level4: Path, env: dict[str, str], service: str, chapter_c: tuple[dict[str, Any], str]
 ) -> None:
     drifted, printed = chapter_c
     assert drifted["live_rmse"] > 10, drifted
@@ -189,7 +194,9 @@ def test_c_drift_with_a_sabotaged_challenger__rejected_the_champion_keeps_servin
 
 
 @pytest.fixture(scope="module")
-def chapter_d(level4: Path, env: dict[str, str], service: str, chapter_c) -> tuple[list[int], str]:
+def chapter_d(
+    level4: Path, env: dict[str, str], service: str, chapter_c: tuple[dict[str, Any], str]
+) -> tuple[list[int], str]:
     """A retraining killed with SIGKILL while it trains; the registry as it was before."""
     before = registry_state(level4, env)
     process = subprocess.Popen(
@@ -197,6 +204,7 @@ def chapter_d(level4: Path, env: dict[str, str], service: str, chapter_c) -> tup
         cwd=level4, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         start_new_session=True,
     )  # fmt: skip
+    assert process.stdout is not None  # stdout=PIPE
     for line in process.stdout:
         if line.startswith("retraining: training a challenger"):
             break
@@ -206,7 +214,7 @@ def chapter_d(level4: Path, env: dict[str, str], service: str, chapter_c) -> tup
 
 
 def test_d_a_retraining_killed_part_way__changes_nothing(
-    level4: Path, env: dict[str, str], service: str, chapter_d
+    level4: Path, env: dict[str, str], service: str, chapter_d: tuple[list[int], str]
 ) -> None:
     assert registry_state(level4, env) == chapter_d
     assert served_version(service) == "1"
@@ -214,7 +222,9 @@ def test_d_a_retraining_killed_part_way__changes_nothing(
 
 
 @pytest.fixture(scope="module")
-def chapter_b(level4: Path, env: dict[str, str], service: str, chapter_d) -> dict:
+def chapter_b(
+    level4: Path, env: dict[str, str], service: str, chapter_d: tuple[list[int], str]
+) -> dict[str, Any]:
     """Congestion with its ground truth: the retraining that recovers the error, with requests
     in flight while the service reloads; then a month served by the new champion."""
     old = replay(level4, env, service, "2024-05", "congestion", rides=1500)
@@ -240,7 +250,7 @@ def chapter_b(level4: Path, env: dict[str, str], service: str, chapter_d) -> dic
 
 
 def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downtime(
-    chapter_b,
+    chapter_b: dict[str, Any],
 ) -> None:
     printed, old, new = chapter_b["printed"], chapter_b["old"], chapter_b["new"]
     assert "recovered: took over the retraining lock" in printed, printed
@@ -253,7 +263,7 @@ def test_b_drift_with_ground_truth__retrained_promoted_and_served_without_downti
 
 
 def test_b_dashboard__the_error_rising_the_retrainings_and_the_error_falling(
-    level4: Path, env: dict[str, str], chapter_b
+    level4: Path, env: dict[str, str], chapter_b: dict[str, Any]
 ) -> None:
     cli(level4, env, "monitor")  # judges June, served by version 3
     printed = ladder.run("make dashboard", level4, env=env, capture_output=True, text=True)
@@ -282,6 +292,7 @@ def test_lock__an_overlapping_retraining_is_refused(level4: Path, env: dict[str,
         cwd=level4, env=env, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
+        assert holder.stdout is not None  # stdout=PIPE
         assert holder.stdout.readline().strip() == "held"
         done = cli(level4, env, "retrain-if-needed", check=False)
         assert done.returncode == 3
@@ -330,7 +341,7 @@ def test_team_scale__two_services_share_a_postgresql_log_and_lose_no_row(
             scoring_service(project, tracking_uri, extra_env=shared) as one,
             scoring_service(project, tracking_uri, extra_env=shared) as two,
         ):
-            work: queue.Queue = queue.Queue()
+            work: queue.Queue[str] = queue.Queue()
             for number in range(10_000):
                 work.put((one, two)[number % 2])
             answered: list[str] = []
@@ -363,6 +374,7 @@ def test_team_scale__two_services_share_a_postgresql_log_and_lose_no_row(
             cwd=project, env=env, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
+            assert holder.stdout is not None  # stdout=PIPE
             assert holder.stdout.readline().startswith("scorer-b.example:")
             done = cli(project, env, "retrain-if-needed", check=False)
         finally:
@@ -377,7 +389,7 @@ def test_e_prediction_log__32_clients_10000_requests_10000_rows(
 ) -> None:
     count = "from {p}.predlog import PredictionLog; print(PredictionLog().count())"
     before = int(in_project(level4, count.format(p=level4.name), env).split()[-1])
-    work: queue.Queue = queue.Queue()
+    work: queue.Queue[dict[str, float]] = queue.Queue()
     for _ in range(10_000):
         work.put(RIDE)
     statuses: list[int] = []

@@ -126,7 +126,7 @@ def test_upgrade__from_level1_with_edits_to_level4_passes_each_levels_checks(
 
 
 def assert_equal_to_fresh_level_plus_edits(
-    project: Path, level: int, added: dict, tmp_path: Path
+    project: Path, level: int, added: dict[str, str], tmp_path: Path
 ) -> None:
     """Every file of a fresh render is there, byte for byte, but for the owner's edits."""
     fresh = ladder.tree(ladder.render(level, tmp_path / f"fresh{level}"))

@@ -24,7 +24,7 @@ def test_first_run__trains_and_saves_the_model(level1: Path, level1_train_output
 
 def test_ci_workflow__every_run_step_passes(level1: Path) -> None:
     log = run_workflow(level1 / ".github" / "workflows" / "ci.yml", level1).log
-    assert "lint: ran Lint (ruff, through pre-commit)" in log
+    assert "lint: ran Lint and type-check (ruff, mypy, through pre-commit)" in log
     assert "test: ran Unit tests" in log
 
 

@@ -32,9 +32,11 @@ def is_rush_hour(hour: int) -> bool:
 MODULE_TEST = """from {package}.rush import is_rush_hour
 
 
-def test_is_rush_hour__morning_and_evening_only():
-    assert is_rush_hour(8) and is_rush_hour(17)
-    assert not is_rush_hour(12) and not is_rush_hour(3)
+def test_is_rush_hour__morning_and_evening_only() -> None:
+    assert is_rush_hour(8)
+    assert is_rush_hour(17)
+    assert not is_rush_hour(12)
+    assert not is_rush_hour(3)
 """
 # The owner's edits of template files, and how a fresh render has those lines.
 UNDO_EDITS = {

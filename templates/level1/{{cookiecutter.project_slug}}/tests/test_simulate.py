@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -11,26 +13,26 @@ TLC_GREEN_COLUMNS = [
 ]  # fmt: skip
 
 
-def test_simulate_month__has_the_tlc_green_schema(raw_rides):
+def test_simulate_month__has_the_tlc_green_schema(raw_rides: pd.DataFrame) -> None:
     assert list(raw_rides.columns) == TLC_GREEN_COLUMNS
     assert pd.api.types.is_datetime64_any_dtype(raw_rides["lpep_pickup_datetime"])
     assert raw_rides["PULocationID"].between(1, 265).all()
 
 
-def test_simulate_month__same_month_same_rides():
+def test_simulate_month__same_month_same_rides() -> None:
     first = simulate_month("2024-03", rides=300)
     again = simulate_month("2024-03", rides=300)
     pd.testing.assert_frame_equal(first, again)
 
 
-def test_simulate_month__another_month_other_rides_in_that_month():
+def test_simulate_month__another_month_other_rides_in_that_month() -> None:
     march = simulate_month("2024-03", rides=300)
     april = simulate_month("2024-04", rides=300)
     assert not march["trip_distance"].equals(april["trip_distance"])
     assert (april["lpep_pickup_datetime"].dt.month == 4).all()
 
 
-def test_simulate_month__congestion_slows_rides():
+def test_simulate_month__congestion_slows_rides() -> None:
     usual = simulate_month("2024-03", rides=2_000)
     congested = simulate_month("2024-03", rides=2_000, scenario="congestion")
     minutes = {
@@ -40,13 +42,13 @@ def test_simulate_month__congestion_slows_rides():
     assert minutes["congested"] > 1.3 * minutes["usual"], minutes
 
 
-def test_simulate_month__unknown_scenario_is_refused():
+def test_simulate_month__unknown_scenario_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown scenario 'rain'"):
         simulate_month("2024-03", scenario="rain")
     assert "congestion" in SCENARIOS
 
 
-def test_write_month__writes_the_tlc_file_name(tmp_path):
+def test_write_month__writes_the_tlc_file_name(tmp_path: Path) -> None:
     path = write_month("2024-05", tmp_path / "data", rides=50)
     assert path.name == "green_tripdata_2024-05.parquet"
     assert len(pd.read_parquet(path)) == 50

@@ -11,7 +11,7 @@ import pytest
 from {{ cookiecutter.package_name }}.cli import COMMAND, main
 
 
-def test_cli__simulate_train_predict(tmp_path, capsys):
+def test_cli__simulate_train_predict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data, model = tmp_path / "data", tmp_path / "models" / "model.pkl"
     output = tmp_path / "predictions.parquet"
 
@@ -27,21 +27,25 @@ def test_cli__simulate_train_predict(tmp_path, capsys):
     assert predictions["predicted_duration"].notna().all()
 
 
-def test_cli__missing_data_is_one_clear_error(tmp_path, capsys):
+def test_cli__missing_data_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["train", "--data-dir", str(tmp_path)])
     assert stop.value.code == 1
     assert "does not exist: simulate it" in capsys.readouterr().err
 
 
-def test_cli__bad_month_is_refused(capsys):
+def test_cli__bad_month_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["simulate", "2024-13"])
     assert stop.value.code == 2
     assert "is not a month like 2024-01" in capsys.readouterr().err
 
 
-def test_cli__the_installed_command_and_python_m_run_the_same_cli(monkeypatch, capsys):
+def test_cli__the_installed_command_and_python_m_run_the_same_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (script,) = entry_points(group="console_scripts", name=COMMAND)
     assert script.load() is main, "[project.scripts] in pyproject.toml points at cli.main"
     installed = shutil.which(COMMAND, path=Path(sys.executable).parent)

@@ -30,7 +30,7 @@ def write_params(folder: Path, change: dict[str, object], drop: str = "") -> Pat
     return path
 
 
-def test_load_settings__reads_every_section_of_the_projects_file():
+def test_load_settings__reads_every_section_of_the_projects_file() -> None:
     settings = load_settings(PROJECT / "params.yaml")
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     assert settings.model_dump(mode="json") == params, "every key, and no other, is a setting"
@@ -45,7 +45,9 @@ def test_load_settings__reads_every_section_of_the_projects_file():
         ({"train.alpfa": 0.5}, "", "train.alpfa: Extra inputs are not permitted"),
     ],
 )
-def test_load_settings__a_wrong_setting_is_named_with_its_file(tmp_path, change, drop, named):
+def test_load_settings__a_wrong_setting_is_named_with_its_file(
+    tmp_path: Path, change: dict[str, object], drop: str, named: str
+) -> None:
     path = write_params(tmp_path, change, drop)
     with pytest.raises(SettingsError) as wrong:
         load_settings(path)
@@ -53,24 +55,26 @@ def test_load_settings__a_wrong_setting_is_named_with_its_file(tmp_path, change,
     assert named in str(wrong.value)
 
 
-def test_load_settings__a_missing_or_broken_file_says_so(tmp_path):
-    with pytest.raises(SettingsError, match="params.yaml is missing: run from the project's"):
+def test_load_settings__a_missing_or_broken_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"params\.yaml is missing: run from the project's"):
         load_settings(tmp_path / "params.yaml")
     (tmp_path / "params.yaml").write_text("data: [unclosed\n")
-    with pytest.raises(SettingsError, match="params.yaml is not valid YAML"):
+    with pytest.raises(SettingsError, match=r"params\.yaml is not valid YAML"):
         load_settings(tmp_path / "params.yaml")
     (tmp_path / "params.yaml").write_text("")
     with pytest.raises(SettingsError, match="the file: Input should be a valid dictionary"):
         load_settings(tmp_path / "params.yaml")
 
 
-def test_settings__are_frozen():
+def test_settings__are_frozen() -> None:
     settings = load_settings(PROJECT / "params.yaml")
     with pytest.raises(ValueError, match="frozen"):
-        settings.train.alpha = 0.5  # type: ignore[misc]
+        settings.train.alpha = 0.5
 
 
-def test_cli__from_the_wrong_folder_says_params_yaml_is_missing_exit_2(tmp_path, monkeypatch):
+def test_cli__from_the_wrong_folder_says_params_yaml_is_missing_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", main.__module__.split(".")[0], "train"],
@@ -83,7 +87,7 @@ def test_cli__from_the_wrong_folder_says_params_yaml_is_missing_exit_2(tmp_path,
     ), "one line, no traceback"
 
 
-def test_cli__params_names_another_file(tmp_path, capsys):
+def test_cli__params_names_another_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_params(tmp_path, {"evaluate.max_rmse": "high"})
     with pytest.raises(SystemExit) as stop:
         main(["--params", str(path), "check"])
@@ -91,11 +95,14 @@ def test_cli__params_names_another_file(tmp_path, capsys):
     assert f"{path}: evaluate.max_rmse: Input should be a valid number" in capsys.readouterr().err
 
 
-def test_run_stage__bad_settings_are_one_line_and_exit_2(tmp_path, capsys):
+def test_run_stage__bad_settings_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ran: list[Settings] = []
     with pytest.raises(SystemExit) as stop:
         run_stage(ran.append, write_params(tmp_path, {}, drop="paths.model"))
-    assert stop.value.code == 2 and not ran
+    assert stop.value.code == 2
+    assert not ran
     assert capsys.readouterr().err.strip().endswith("paths.model: Field required")
     run_stage(ran.append, PROJECT / "params.yaml")
     assert ran == [load_settings(PROJECT / "params.yaml")]

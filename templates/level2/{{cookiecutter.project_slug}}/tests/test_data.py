@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -14,22 +16,23 @@ def rides_lasting(*minutes: float) -> pd.DataFrame:
     )
 
 
-def test_clean__computes_the_duration_in_minutes():
+def test_clean__computes_the_duration_in_minutes() -> None:
     cleaned = clean(rides_lasting(1.5, 30))
     assert cleaned[TARGET].tolist() == [1.5, 30.0]
 
 
-def test_clean__keeps_rides_between_1_and_60_minutes_inclusive():
+def test_clean__keeps_rides_between_1_and_60_minutes_inclusive() -> None:
     cleaned = clean(rides_lasting(0.5, 1, 59.9, 60, 61, -3))
     assert cleaned[TARGET].tolist() == [1.0, 59.9, 60.0]
 
 
-def test_clean__leaves_its_input_alone():
+def test_clean__leaves_its_input_alone() -> None:
     raw = rides_lasting(0.5, 10)
     clean(raw)
-    assert TARGET not in raw.columns and len(raw) == 2
+    assert TARGET not in raw.columns
+    assert len(raw) == 2
 
 
-def test_read_month__missing_file_says_how_to_get_it(tmp_path):
+def test_read_month__missing_file_says_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="simulate it"):
         read_month(tmp_path / "green_tripdata_2024-01.parquet")

@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.data import TARGET
@@ -7,18 +10,18 @@ from {{ cookiecutter.package_name }}.predict import PREDICTION, predict
 from {{ cookiecutter.package_name }}.train import load_model, save_model, train
 
 
-def test_train__beats_predicting_the_mean(rides):
+def test_train__beats_predicting_the_mean(rides: pd.DataFrame) -> None:
     model = train(rides, alpha=1.0)
     baseline = float(np.sqrt(((rides[TARGET] - rides[TARGET].mean()) ** 2).mean()))
     assert rmse(model, rides) < 0.8 * baseline
 
 
-def test_train__on_a_tiny_frame(rides):
+def test_train__on_a_tiny_frame(rides: pd.DataFrame) -> None:
     model = train(rides.head(20), alpha=1.0)
     assert np.isfinite(predict(model, rides.head(5))).all()
 
 
-def test_predict__one_prediction_per_ride_aligned_with_the_input(rides):
+def test_predict__one_prediction_per_ride_aligned_with_the_input(rides: pd.DataFrame) -> None:
     model = train(rides, alpha=1.0)
     sample = rides.sample(7, random_state=1)
     predicted = predict(model, sample)
@@ -26,19 +29,21 @@ def test_predict__one_prediction_per_ride_aligned_with_the_input(rides):
     assert predicted.index.equals(sample.index)
 
 
-def test_predict__unseen_zone_still_gets_a_prediction(rides):
+def test_predict__unseen_zone_still_gets_a_prediction(rides: pd.DataFrame) -> None:
     model = train(rides, alpha=1.0)
     ride = rides.head(1).assign(PULocationID=264, DOLocationID=265)
     assert np.isfinite(predict(model, ride)).all()
 
 
-def test_predict__missing_feature_is_a_clear_error(rides):
+def test_predict__missing_feature_is_a_clear_error(rides: pd.DataFrame) -> None:
     model = train(rides, alpha=1.0)
     with pytest.raises(ValueError, match="trip_distance"):
         predict(model, rides.drop(columns="trip_distance"))
 
 
-def test_save_model__round_trip_gives_the_same_predictions(rides, tmp_path):
+def test_save_model__round_trip_gives_the_same_predictions(
+    rides: pd.DataFrame, tmp_path: Path
+) -> None:
     model = train(rides, alpha=1.0)
     loaded = load_model(save_model(model, tmp_path / "models" / "model.pkl"))
     np.testing.assert_array_equal(predict(loaded, rides), predict(model, rides))

@@ -9,11 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
+from starlette.types import ASGIApp
 
 from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.cli import main
@@ -32,8 +35,10 @@ from {{ cookiecutter.package_name }}.gate import Decision, release
 from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.train import train
 
+Live = Callable[[ASGIApp], str]  # the `live` fixture: serves an app, returns its URL
 
-def released(rides, alpha: float) -> Decision:
+
+def released(rides: pd.DataFrame, alpha: float) -> Decision:
     """Train and log a model, and release it through the gate, which must promote it."""
     with mlflow.start_run():
         model = train(rides, alpha=alpha)
@@ -50,7 +55,9 @@ def nothing_listens() -> str:
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
-def test_deploy__reloads_a_running_service_and_checks_it_serves_the_champion(store, rides, live):
+def test_deploy__reloads_a_running_service_and_checks_it_serves_the_champion(
+    store: str, rides: pd.DataFrame, live: Live
+) -> None:
     first = released(rides, alpha=1e6).challenger_version  # all but the mean: easy to beat
     url = live(create_app())
     assert call(f"{url}/health") == (200, {"status": "ok", "model_version": first})
@@ -62,14 +69,18 @@ def test_deploy__reloads_a_running_service_and_checks_it_serves_the_champion(sto
     assert call(f"{url}/model")[1]["version"] == second
 
 
-def test_deploy__a_service_that_still_serves_another_version_is_an_error(store, rides, live):
+def test_deploy__a_service_that_still_serves_another_version_is_an_error(
+    store: str, rides: pd.DataFrame, live: Live
+) -> None:
     version = released(rides, alpha=1.0).challenger_version
     url = live(create_app())
     with pytest.raises(RuntimeError, match=f"serves version {version}, not the champion 7"):
         deploy("7", url, settle=0)
 
 
-def test_settled__waits_for_a_replica_that_loads_the_champion_at_its_next_poll(store, rides, live):
+def test_settled__waits_for_a_replica_that_loads_the_champion_at_its_next_poll(
+    store: str, rides: pd.DataFrame, live: Live
+) -> None:
     first = released(rides, alpha=1e6).challenger_version
     replica = live(create_app(reload_seconds=0.2))  # one that no POST /reload reaches
     assert call(f"{replica}/model")[1]["version"] == first
@@ -78,13 +89,17 @@ def test_settled__waits_for_a_replica_that_loads_the_champion_at_its_next_poll(s
     assert settled(replica, "99", seconds=0) == (False, second)
 
 
-def test_deploy__a_failing_reload_is_an_error_with_the_service_s_answer(store, live):
+def test_deploy__a_failing_reload_is_an_error_with_the_service_s_answer(
+    store: str, live: Live
+) -> None:
     url = live(create_app())  # an empty registry: the service starts, with nothing to load
-    with pytest.raises(RuntimeError, match="/reload answered 409: .*no model version"):
+    with pytest.raises(RuntimeError, match=r"/reload answered 409: .*no model version"):
         deploy("1", url)
 
 
-def test_deploy__nothing_at_the_url_is_an_error_and_nothing_is_started(tmp_path, monkeypatch):
+def test_deploy__nothing_at_the_url_is_an_error_and_nothing_is_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     url = nothing_listens()
     with pytest.raises(RuntimeError, match=f"no service answers at {url}"):
@@ -92,12 +107,14 @@ def test_deploy__nothing_at_the_url_is_an_error_and_nothing_is_started(tmp_path,
     assert not (tmp_path / "serve.pid").exists()
 
 
-def test_wait_healthy__gives_up_after_its_time():
+def test_wait_healthy__gives_up_after_its_time() -> None:
     with pytest.raises(RuntimeError, match="did not become healthy within 1 s"):
         wait_healthy(nothing_listens(), seconds=1)
 
 
-def test_deploy__without_a_service_starts_the_local_one(store, rides, tmp_path):
+def test_deploy__without_a_service_starts_the_local_one(
+    store: str, rides: pd.DataFrame, tmp_path: Path
+) -> None:
     version = released(rides, alpha=1.0).challenger_version
     port = int(nothing_listens().rsplit(":", 1)[1])
     pid_file = tmp_path / "serve.pid"  # where deploy leaves the PID of what it started
@@ -114,7 +131,9 @@ def test_deploy__without_a_service_starts_the_local_one(store, rides, tmp_path):
     assert served["version"] == version
 
 
-def test_cli_deploy__says_what_it_did_or_why_it_could_not(store, rides, live, capsys):
+def test_cli_deploy__says_what_it_did_or_why_it_could_not(
+    store: str, rides: pd.DataFrame, live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["deploy", "--url", nothing_listens()])
     assert stop.value.code == 1
@@ -130,7 +149,9 @@ def test_cli_deploy__says_what_it_did_or_why_it_could_not(store, rides, live, ca
     assert "deploy failed: no service answers at" in capsys.readouterr().err
 
 
-def test_cli_decision__prints_the_gate_s_decision_as_step_outputs(store, rides, tmp_path, capsys):
+def test_cli_decision__prints_the_gate_s_decision_as_step_outputs(
+    store: str, rides: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     decision = released(rides, alpha=1.0)
     (tmp_path / "reports").mkdir()  # where the gate stage writes it (paths.gate)
     (tmp_path / "reports" / "gate.json").write_text(json.dumps(asdict(decision)))
@@ -150,8 +171,8 @@ def restart_local(port: int, code_version: str = "$IMAGE_TAG") -> str:
 
 
 def test_deploy__rolls_new_code_out_then_checks_it_serves_the_code_and_the_champion(
-    store, rides, tmp_path
-):
+    store: str, rides: pd.DataFrame, tmp_path: Path
+) -> None:
     version = released(rides, alpha=1.0).challenger_version
     url = nothing_listens()
     env = {**os.environ, "ROLLOUT_COMMAND": restart_local(int(url.rsplit(":", 1)[1]))}
@@ -168,7 +189,9 @@ def test_deploy__rolls_new_code_out_then_checks_it_serves_the_code_and_the_champ
     assert health == (200, {"status": "ok", "model_version": version, "code_version": "c0de"})
 
 
-def test_rollout__a_service_back_with_other_code_is_a_named_error(store, rides, tmp_path):
+def test_rollout__a_service_back_with_other_code_is_a_named_error(
+    store: str, rides: pd.DataFrame, tmp_path: Path
+) -> None:
     released(rides, alpha=1.0)
     url = nothing_listens()
     wrong = restart_local(int(url.rsplit(":", 1)[1]), code_version="0ld")
@@ -181,8 +204,8 @@ def test_rollout__a_service_back_with_other_code_is_a_named_error(store, rides, 
 
 
 def test_rollout__a_failing_command_is_a_one_line_error_and_the_service_is_untouched(
-    store, rides, live
-):
+    store: str, rides: pd.DataFrame, live: Live
+) -> None:
     version = released(rides, alpha=1.0).challenger_version
     url = live(create_app(code_version="0ld"))
     env = {"ROLLOUT_COMMAND": "echo pulling >&2; echo 'ssh: Connection refused' >&2; exit 255"}
@@ -194,18 +217,20 @@ def test_rollout__a_failing_command_is_a_one_line_error_and_the_service_is_untou
     )  # fmt: skip
 
 
-def test_rollout__a_service_that_never_comes_back_is_an_error():
+def test_rollout__a_service_that_never_comes_back_is_an_error() -> None:
     url = nothing_listens()
     with pytest.raises(RuntimeError, match=f"^{url} did not become healthy within 1 s$"):
         rollout("c0de", url, {"ROLLOUT_COMMAND": "true"}, wait_seconds=1)
 
 
-def test_rollout__a_command_that_hangs_is_stopped_and_named():
-    with pytest.raises(RuntimeError, match="^the rollout command did not finish within 1 s$"):
+def test_rollout__a_command_that_hangs_is_stopped_and_named() -> None:
+    with pytest.raises(RuntimeError, match=r"^the rollout command did not finish within 1 s$"):
         rollout("c0de", nothing_listens(), {"ROLLOUT_COMMAND": "sleep 30"}, command_seconds=1)
 
 
-def test_rollout_command__docker_compose_over_ssh_with_the_key_and_host_key_in_files(tmp_path):
+def test_rollout_command__docker_compose_over_ssh_with_the_key_and_host_key_in_files(
+    tmp_path: Path,
+) -> None:
     env = {
         "DEPLOY_HOST": "deploy@scoring.example.com",
         "DEPLOY_DIR": "/srv/my service",
@@ -227,8 +252,10 @@ def test_rollout_command__docker_compose_over_ssh_with_the_key_and_host_key_in_f
     assert known.read_text() == "scoring.example.com ssh-ed25519 AAAA\n"
 
 
-def test_rollout_command__without_a_target_names_what_to_set(tmp_path):
-    with pytest.raises(RuntimeError, match="^set DEPLOY_HOST and DEPLOY_DIR .* or ROLLOUT_COMMAND"):
+def test_rollout_command__without_a_target_names_what_to_set(tmp_path: Path) -> None:
+    with pytest.raises(
+        RuntimeError, match=r"^set DEPLOY_HOST and DEPLOY_DIR .* or ROLLOUT_COMMAND"
+    ):
         rollout_command("c0de", {}, tmp_path)
     assert rollout_command("c0de", {"DEPLOY_HOST": "h", "DEPLOY_DIR": "d"}, tmp_path) == [
         "ssh", "-o", "BatchMode=yes", "h",
@@ -237,7 +264,13 @@ def test_rollout_command__without_a_target_names_what_to_set(tmp_path):
     ]  # fmt: skip
 
 
-def test_cli_deploy__a_failed_rollout_says_why(store, rides, live, monkeypatch, capsys):
+def test_cli_deploy__a_failed_rollout_says_why(
+    store: str,
+    rides: pd.DataFrame,
+    live: Live,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     released(rides, alpha=1.0)
     url = live(create_app())
     monkeypatch.setenv("ROLLOUT_COMMAND", "exit 3")
@@ -267,7 +300,7 @@ def commit(folder: Path, files: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path) -> Path:
+def repo(tmp_path: Path) -> Path:
     """A git repository with a project's layout, one commit."""
     git(tmp_path, "init", "-q")
     files = {"src/pkg/serve.py": "", "uv.lock": "", "README.md": "", "params.yaml": ""}
@@ -275,7 +308,7 @@ def repo(tmp_path) -> Path:
     return tmp_path
 
 
-def test_code_changed__what_the_image_is_built_from_decides(repo):
+def test_code_changed__what_the_image_is_built_from_decides(repo: Path) -> None:
     first = git(repo, "rev-parse", "HEAD")
     docs = commit(repo, {"README.md": "more words", "params.yaml": "alpha: 2"})
     assert code_changed(first, folder=repo) == (
@@ -286,12 +319,13 @@ def test_code_changed__what_the_image_is_built_from_decides(repo):
         True, f"changed since {docs[:12]}: src/pkg/serve.py"
     )  # fmt: skip
     names = ["uv.lock", "Dockerfile", "pyproject.toml", "src/pkg/new.py", ".dockerignore"]
-    commit(repo, {name: "changed" for name in names})
+    commit(repo, dict.fromkeys(names, "changed"))
     changed, why = code_changed(docs, folder=repo)
-    assert changed and why.endswith(": .dockerignore, Dockerfile, pyproject.toml and 3 more")
+    assert changed
+    assert why.endswith(": .dockerignore, Dockerfile, pyproject.toml and 3 more")
 
 
-def test_code_changed__without_an_earlier_commit_it_builds(repo):
+def test_code_changed__without_an_earlier_commit_it_builds(repo: Path) -> None:
     assert code_changed("", folder=repo) == (True, "no earlier commit to compare with")
     assert code_changed("0" * 40, folder=repo) == (True, "no earlier commit to compare with")
     gone = "1234567890abcdef1234567890abcdef12345678"  # as after a force push
@@ -300,12 +334,14 @@ def test_code_changed__without_an_earlier_commit_it_builds(repo):
     )  # fmt: skip
 
 
-def test_code_changed__outside_a_git_repository_is_an_error(tmp_path):
+def test_code_changed__outside_a_git_repository_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'HEAD' is not a commit of a git repository at"):
         code_changed("", folder=tmp_path)
 
 
-def test_cli_changed__prints_a_step_output_and_why(repo, monkeypatch, capsys):
+def test_cli_changed__prints_a_step_output_and_why(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(repo)
     first = git(repo, "rev-parse", "HEAD")
     main(["changed", first])

@@ -29,7 +29,7 @@ EXTERNAL = re.compile(
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """params.yaml with small simulated months, MLflow on a temporary SQLite file."""
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     params["data"]["rides"] = RIDES
@@ -42,7 +42,7 @@ def workspace(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_stages__write_every_declared_output_and_track_the_run(workspace):
+def test_stages__write_every_declared_output_and_track_the_run(workspace: Path) -> None:
     stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         module = stage["cmd"].removeprefix("python -m ")
@@ -57,7 +57,8 @@ def test_stages__write_every_declared_output_and_track_the_run(workspace):
             path = params["paths"].get(path, path)
             assert (workspace / path).exists(), f"a stage did not write {path}"
     metrics = json.loads((workspace / "metrics.json").read_text())
-    assert 0 < metrics["rmse"] < 15 and metrics["rides"] > 0.9 * RIDES
+    assert 0 < metrics["rmse"] < 15
+    assert metrics["rides"] > 0.9 * RIDES
 
     run_id = json.loads((workspace / "models" / "run.json").read_text())["run_id"]
     run = mlflow.get_run(run_id)
@@ -68,11 +69,14 @@ def test_stages__write_every_declared_output_and_track_the_run(workspace):
     assert list(model.feature_names_in_) == ["PULocationID", "DOLocationID", "trip_distance"]
 
 
-def test_tracking__a_moved_store_still_finds_its_models(workspace, tmp_path_factory, monkeypatch):
+def test_tracking__a_moved_store_still_finds_its_models(
+    workspace: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for stage in ("prepare", "train"):
         run_stage(importlib.import_module(f"{{ cookiecutter.package_name }}.{stage}").main)
     run_id = json.loads((workspace / "models" / "run.json").read_text())["run_id"]
     experiment = mlflow.get_experiment_by_name(tracking.EXPERIMENT)
+    assert experiment is not None
     assert experiment.artifact_location == f"project:mlruns/{tracking.EXPERIMENT}"
 
     moved = tmp_path_factory.mktemp("moved")
@@ -86,31 +90,38 @@ def test_tracking__a_moved_store_still_finds_its_models(workspace, tmp_path_fact
     assert list(model.feature_names_in_) == ["PULocationID", "DOLocationID", "trip_distance"]
 
 
-def test_store_folder__without_a_sqlite_store_is_the_working_directory(tmp_path, monkeypatch):
+def test_store_folder__without_a_sqlite_store_is_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert artifacts.store_folder("http://127.0.0.1:5000") == tmp_path
 
 
-def test_floor__a_model_worse_than_the_floor_is_named(tmp_path):
+def test_floor__a_model_worse_than_the_floor_is_named(tmp_path: Path) -> None:
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps({"rmse": 7.5}))
     assert evaluate.floor_problem(metrics, max_rmse=8.0) is None
-    assert "worse than the floor" in evaluate.floor_problem(metrics, max_rmse=6.0)
+    assert "worse than the floor" in str(evaluate.floor_problem(metrics, max_rmse=6.0))
 
 
-def test_cli_check__fails_when_the_metric_is_worse_than_the_floor(tmp_path, monkeypatch, capsys):
+def test_cli_check__fails_when_the_metric_is_worse_than_the_floor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)  # metrics.json, as paths.metrics names it
     params = ["--params", str(PROJECT / "params.yaml")]
     (tmp_path / "metrics.json").write_text(json.dumps({"rmse": 99.0}))
     with pytest.raises(SystemExit) as stop:
         main([*params, "check"])
-    assert stop.value.code == 1 and "worse than the floor" in capsys.readouterr().err
+    assert stop.value.code == 1
+    assert "worse than the floor" in capsys.readouterr().err
     (tmp_path / "metrics.json").write_text(json.dumps({"rmse": 1.0}))
     main([*params, "check"])
     assert "validation RMSE within the floor" in capsys.readouterr().out
 
 
-def test_dvc_md5__from_the_dvc_file_or_the_lock_else_untracked(tmp_path, monkeypatch):
+def test_dvc_md5__from_the_dvc_file_or_the_lock_else_untracked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert tracking.dvc_md5(Path("data/raw")) == "untracked"
     out = {"path": "data/prepared/train.parquet", "md5": "0123"}
@@ -122,7 +133,7 @@ def test_dvc_md5__from_the_dvc_file_or_the_lock_else_untracked(tmp_path, monkeyp
     assert tracking.dvc_md5(Path("data/raw")) == "4567.dir"
 
 
-def test_plots__dvc_draws_them_offline_with_the_vega_the_project_ships(tmp_path):
+def test_plots__dvc_draws_them_offline_with_the_vega_the_project_ships(tmp_path: Path) -> None:
     """`dvc plots show` fills the page that .dvc/config names: it loads nothing from a CDN."""
     subprocess.run(["git", "init", "--quiet"], cwd=tmp_path, check=True)
     (tmp_path / ".dvc").mkdir()

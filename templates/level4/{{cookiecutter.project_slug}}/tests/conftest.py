@@ -4,10 +4,12 @@ import contextlib
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from starlette.types import ASGIApp
 
 from {{ cookiecutter.package_name }}.data import clean
 from {{ cookiecutter.package_name }}.simulate import simulate_month
@@ -24,18 +26,18 @@ def rides(raw_rides: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def empty_store(tmp_path_factory) -> Path:
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite file with its tables made: making them takes seconds, copying them not."""
     from mlflow import MlflowClient  # imported here: the tests without MLflow start faster
 
-    folder = tmp_path_factory.mktemp("empty-store")
+    folder: Path = tmp_path_factory.mktemp("empty-store")
     with contextlib.chdir(folder):  # any default artifact folder lands here
         MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
     return folder / "mlflow.db"
 
 
 @pytest.fixture
-def store(empty_store, tmp_path, monkeypatch):
+def store(empty_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty tracking store and registry of this test's own, in tmp_path, which is also the
     working folder (for the artifacts and whatever the code under test writes)."""
     import mlflow
@@ -51,23 +53,24 @@ def store(empty_store, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def live():
+def live() -> Iterator[Callable[[ASGIApp], str]]:
     """Serve an app over HTTP as uvicorn does, on a free loopback port, in a thread: call it with
     the app, get its URL. Every service it started stops when the test ends."""
     import uvicorn
 
-    started = []
+    started: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def serve(app) -> str:
+    def serve(app: ASGIApp) -> str:
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         started.append((server, thread))
         deadline = time.monotonic() + 60
         while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+            assert thread.is_alive(), "the service stopped before it started"
+            assert time.monotonic() < deadline, "the service did not start within 60 s"
             time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
+        port: int = server.servers[0].sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
 
     yield serve

@@ -3,8 +3,9 @@ retraining decision, and loads nothing from the network."""
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,14 +20,16 @@ LOADS = re.compile(r"<script|<link|<img|<iframe|\ssrc=|\shref=|url\(|@import", r
 PARAMS = ["--params", str(Path(__file__).parents[1] / "params.yaml")]
 
 
-def run(version: str, live_rmse: float | None, drift_share: float, action: str, reason: str):
+def run(
+    version: str, live_rmse: float | None, drift_share: float, action: str, reason: str
+) -> dict[str, Any]:
     return {"model_version": version, "labelled_rows": 0 if live_rmse is None else 900,
             "live_rmse": live_rmse, "drift_share": drift_share, "action": action,
             "reason": reason}  # fmt: skip
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.chdir(tmp_path)
     return override(
         load_settings(Path(__file__).parents[1] / "params.yaml"),
@@ -38,13 +41,15 @@ def settings(tmp_path, monkeypatch) -> Settings:
 
 
 @pytest.fixture
-def log(tmp_path, monkeypatch) -> PredictionLog:
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PredictionLog:
     url = f"sqlite:///{tmp_path / 'predictions.db'}"
     monkeypatch.setenv("PREDICTION_LOG_URL", url)
     return PredictionLog(url)
 
 
-def test_build__the_congestion_story_error_up_retraining_error_down(settings, log):
+def test_build__the_congestion_story_error_up_retraining_error_down(
+    settings: Settings, log: PredictionLog
+) -> None:
     """Normal traffic, too little ground truth, congestion, the retraining, then recovery."""
     log.record_figures(run("1", None, 0.0, "waiting", "only 0 of 200 labelled rides"))
     log.record_figures(run("1", 4.21, 0.25, "no action", "the live RMSE 4.21 is within 6.0"))
@@ -54,8 +59,9 @@ def test_build__the_congestion_story_error_up_retraining_error_down(settings, lo
     retrained = {"at": "2030-01-01T00:00:00+00:00", "action": "retrained and promoted",
                  "reason": decision["reason"], "figures": {"reason": "live RMSE 9.87 is above"},
                  "decision": decision, "deployed": "reloaded: version 1 -> 2"}  # fmt: skip
-    waited = {"at": "2030-01-01T00:00:01+00:00", "action": "no action", "reason": "fine",
-              "figures": {}, "decision": None, "deployed": None}  # fmt: skip
+    waited: dict[str, Any] = {"at": "2030-01-01T00:00:01+00:00", "action": "no action",
+                              "reason": "fine", "figures": {}, "decision": None,
+                              "deployed": None}  # fmt: skip
     lines = [json.dumps(entry) for entry in (retrained, waited)]
     settings.paths.retraining.write_text("\n".join(lines) + "\n")
     log.record_figures(run("2", 4.40, 0.5, "no action", "the live RMSE 4.40 is within 6.0"))
@@ -63,25 +69,31 @@ def test_build__the_congestion_story_error_up_retraining_error_down(settings, lo
     page = build(settings, log).read_text()
 
     assert LOADS.search(page) is None, "the page loads nothing"
-    assert page.count("<svg") == 3 and "4 monitoring runs" in page
+    assert page.count("<svg") == 3
+    assert "4 monitoring runs" in page
     for value in ("4.21", "9.87", "4.40"):  # the error rising, then falling
         assert f": {value}</title>" in page
-    assert "threshold 6.0" in page and "threshold 0.5" in page
-    assert "v2 promoted" in page and "reloaded: version 1 -&gt; 2" in page
+    assert "threshold 6.0" in page
+    assert "threshold 0.5" in page
+    assert "v2 promoted" in page
+    assert "reloaded: version 1 -&gt; 2" in page
     assert "RMSE 4.4000 beats the champion&#x27;s 9.8700" in page
     assert "Latest: no action</b>: the live RMSE 4.40 is within 6.0" in page
     assert "only 0 of 200 labelled rides" in page, "the waiting run is in the table"
 
 
-def test_chart__an_unmeasured_value_breaks_the_line():
-    start = datetime(2024, 1, 1)
+def test_chart__an_unmeasured_value_breaks_the_line() -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     times = [start + timedelta(minutes=minute) for minute in range(5)]
     svg = chart("Live RMSE", times, [4.0, 5.0, None, 7.0, 8.0], threshold=6.0)
-    assert svg.count("<polyline") == 2 and svg.count("<circle") == 4
+    assert svg.count("<polyline") == 2
+    assert svg.count("<circle") == 4
     assert chart("Live RMSE", times, [None] * 5).count("<circle") == 0
 
 
-def test_dashboard_cli__writes_the_page_or_says_what_to_run_first(settings, log, capsys):
+def test_dashboard_cli__writes_the_page_or_says_what_to_run_first(
+    settings: Settings, log: PredictionLog, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as refused:
         main([*PARAMS, "dashboard"])
     assert refused.value.code == 1

@@ -1,5 +1,6 @@
 """A month is validated before anything trains on it; a bad batch is refused whole."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,7 @@ def settings_for(raw: Path, source: Path) -> Settings:
     return override(load_settings(PROJECT / "params.yaml"), changes)
 
 
-def test_problems__a_simulated_month_is_valid(raw_rides):
+def test_problems__a_simulated_month_is_valid(raw_rides: pd.DataFrame) -> None:
     assert problems(raw_rides, "2024-01", min_rows=1000, max_bad_share=0.01) == []
 
 
@@ -38,12 +39,14 @@ def test_problems__a_simulated_month_is_valid(raw_rides):
         ),
     ],
 )
-def test_problems__names_what_is_wrong(raw_rides, spoil, expected):
+def test_problems__names_what_is_wrong(
+    raw_rides: pd.DataFrame, spoil: Callable[[pd.DataFrame], pd.DataFrame], expected: str
+) -> None:
     found = problems(spoil(raw_rides), "2024-01", min_rows=1000, max_bad_share=0.01)
     assert any(expected in problem for problem in found), found
 
 
-def test_ingest__a_bad_batch_leaves_the_data_already_there(tmp_path):
+def test_ingest__a_bad_batch_leaves_the_data_already_there(tmp_path: Path) -> None:
     source, raw = tmp_path / "source", tmp_path / "raw"
     kept = write_month("2024-01", raw, rides=1500)
     before = kept.read_bytes()
@@ -52,13 +55,13 @@ def test_ingest__a_bad_batch_leaves_the_data_already_there(tmp_path):
         source / "green_tripdata_2024-02.parquet"
     )
     settings = settings_for(raw, source)
-    with pytest.raises(BatchRefused, match="refused green_tripdata_2024-02.parquet"):
+    with pytest.raises(BatchRefused, match=r"refused green_tripdata_2024-02.parquet"):
         ingest(settings)
     assert kept.read_bytes() == before
     assert not (raw / "green_tripdata_2024-02.parquet").exists()
 
 
-def test_ingest__from_a_folder_source(tmp_path):
+def test_ingest__from_a_folder_source(tmp_path: Path) -> None:
     source = tmp_path / "source"
     for month in ("2024-01", "2024-02"):
         write_month(month, source, rides=1200)
@@ -75,7 +78,11 @@ def test_ingest__from_a_folder_source(tmp_path):
     [lambda data: data[: len(data) // 2], lambda data: b"", lambda data: b"month,rides\n1,2\n"],
     ids=["truncated", "empty", "not-parquet"],
 )
-def test_ingest__an_unreadable_month_is_refused_in_one_line(tmp_path, capsys, spoil):
+def test_ingest__an_unreadable_month_is_refused_in_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    spoil: Callable[[bytes], bytes],
+) -> None:
     source, raw = tmp_path / "source", tmp_path / "raw"
     kept = write_month("2024-01", raw, rides=1500)
     before = kept.read_bytes()
@@ -83,7 +90,7 @@ def test_ingest__an_unreadable_month_is_refused_in_one_line(tmp_path, capsys, sp
     month = write_month("2024-02", source, rides=1500)
     month.write_bytes(spoil(month.read_bytes()))
     settings = settings_for(raw, source)
-    with pytest.raises(BatchRefused, match="refused green_tripdata_2024-02.parquet .*unreadable"):
+    with pytest.raises(BatchRefused, match=r"refused green_tripdata_2024-02.parquet .*unreadable"):
         ingest(settings)
     assert kept.read_bytes() == before  # nothing already there changes
     assert not (raw / "green_tripdata_2024-02.parquet").exists()
@@ -92,4 +99,5 @@ def test_ingest__an_unreadable_month_is_refused_in_one_line(tmp_path, capsys, sp
         ingest_module.main(settings)
     message = str(stopped.value)
     assert message.startswith("ingest: refused green_tripdata_2024-02.parquet from ")
-    assert "\n" not in message and "Traceback" not in capsys.readouterr().err
+    assert "\n" not in message
+    assert "Traceback" not in capsys.readouterr().err

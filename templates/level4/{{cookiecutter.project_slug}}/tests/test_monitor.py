@@ -45,44 +45,57 @@ def reference() -> pd.DataFrame:
     return traffic("2024-01", error=2.0).drop(columns=["id", "model_version"])
 
 
-def test_measure__same_traffic_with_ground_truth_no_drift_and_a_live_rmse(reference):
+def test_measure__same_traffic_with_ground_truth_no_drift_and_a_live_rmse(
+    reference: pd.DataFrame,
+) -> None:
     window = traffic("2024-02", error=2.0)
     figures, _ = measure(window, window, reference, "1", SETTINGS)
-    assert not figures.data_drift and figures.drift_share < 0.5
+    assert not figures.data_drift
+    assert figures.drift_share < 0.5
     assert figures.live_rmse == pytest.approx(2.0)
-    assert figures.labelled_rows == figures.window_rows > 4000 and not figures.live_error
+    assert figures.labelled_rows == figures.window_rows > 4000
+    assert not figures.live_error
     assert judge(figures, SETTINGS).action == "no action"
 
 
-def test_measure__congested_traffic_drifts_and_its_error_calls_for_retraining(reference):
+def test_measure__congested_traffic_drifts_and_its_error_calls_for_retraining(
+    reference: pd.DataFrame,
+) -> None:
     window = traffic("2024-04", scenario="congestion", error=9.0)
     figures, _ = measure(window, window, reference, "1", SETTINGS)
-    assert figures.data_drift and figures.column_scores["duration"] > 0.1
-    assert figures.live_error and figures.live_rmse == pytest.approx(9.0)
+    assert figures.data_drift
+    assert figures.column_scores["duration"] > 0.1
+    assert figures.live_error
+    assert figures.live_rmse == pytest.approx(9.0)
     verdict = judge(figures, SETTINGS)
     assert verdict.action == "retrain"
     assert "live RMSE 9.00 of version 1 is above 6.0" in verdict.reason
     assert "and drift (drift share 0.60" in verdict.reason
 
 
-def test_measure__without_ground_truth_the_live_error_is_not_measured(reference):
+def test_measure__without_ground_truth_the_live_error_is_not_measured(
+    reference: pd.DataFrame,
+) -> None:
     window = traffic("2024-02", error=2.0).assign(duration=np.nan)
     labelled = window.dropna(subset=["duration"])
     figures, _ = measure(window, labelled, reference, "1", SETTINGS)
-    assert figures.live_rmse is None and not figures.live_error and figures.labelled_rows == 0
+    assert figures.live_rmse is None
+    assert not figures.live_error
+    assert figures.labelled_rows == 0
     verdict = judge(figures, SETTINGS)
     assert verdict.action == "waiting"
     assert verdict.reason.startswith("only 0 of 200 labelled rides answered by version 1")
     assert "within" not in verdict.reason
 
 
-def test_judge__drift_without_ground_truth_waits_for_it():
+def test_judge__drift_without_ground_truth_waits_for_it() -> None:
     figures = Figures("3", 5000, 12, 20000, 0.75, {}, True, None, False)
     verdict = judge(figures, SETTINGS)
-    assert verdict.action == "waiting" and "only 12 of 200 labelled rides" in verdict.reason
+    assert verdict.action == "waiting"
+    assert "only 12 of 200 labelled rides" in verdict.reason
 
 
-def test_judge__says_what_it_measured_when_nothing_is_wrong():
+def test_judge__says_what_it_measured_when_nothing_is_wrong() -> None:
     figures = Figures("2", 5000, 900, 20000, 0.25, {}, False, 4.66, False)
     assert judge(figures, SETTINGS).reason == (
         "no drift (drift share 0.25, threshold 0.5) and the live RMSE 4.66 of version 2 "
@@ -91,12 +104,12 @@ def test_judge__says_what_it_measured_when_nothing_is_wrong():
     assert judge(replace(figures, drift_share=0.5, data_drift=True), SETTINGS).action == "retrain"
 
 
-def test_served_version__is_the_version_of_the_newest_logged_answer():
+def test_served_version__is_the_version_of_the_newest_logged_answer() -> None:
     window = pd.DataFrame({"id": [7, 3, 9, 5], "model_version": ["2", "1", "1", "2"]})
     assert served_version(window) == "1"
 
 
-def test_add_decision__puts_the_trigger_at_the_top_of_the_report(tmp_path):
+def test_add_decision__puts_the_trigger_at_the_top_of_the_report(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     page.write_text("<html><head></head><body class='x'><div>drift report</div></body></html>")
     figures = Figures("2", 5000, 900, 20000, 0.2, {"duration": 0.3}, False, 10.12, True)

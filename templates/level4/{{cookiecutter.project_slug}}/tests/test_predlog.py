@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-def log(tmp_path) -> PredictionLog:
+def log(tmp_path: Path) -> PredictionLog:
     return PredictionLog(f"sqlite:///{tmp_path / 'predictions.db'}")
 
 
@@ -37,28 +38,31 @@ def a_finished_process() -> int:
     return int(done.stdout)
 
 
-def test_lock__one_holder_at_a_time_until_released(log):
+def test_lock__one_holder_at_a_time_until_released(log: PredictionLog) -> None:
     owner, abandoned_by = log.acquire("retrain", HOUR)
-    assert abandoned_by is None and owner == f"{socket.gethostname()}:{os.getpid()}"
+    assert abandoned_by is None
+    assert owner == f"{socket.gethostname()}:{os.getpid()}"
     with pytest.raises(Locked, match=f"retrain is held by {owner}"):
         log.acquire("retrain", HOUR)
     log.release("retrain", owner)
     assert log.acquire("retrain", HOUR) == (owner, None)
 
 
-def test_lock__a_live_holder_on_this_host_keeps_it(log):
+def test_lock__a_live_holder_on_this_host_keeps_it(log: PredictionLog) -> None:
     held_by(log, f"{socket.gethostname()}:{os.getppid()}", timedelta(0))
     with pytest.raises(Locked):
         log.acquire("retrain", HOUR)
 
 
-def test_lock__a_holder_that_died_on_this_host_is_taken_over_at_once(log):
+def test_lock__a_holder_that_died_on_this_host_is_taken_over_at_once(log: PredictionLog) -> None:
     dead = f"{socket.gethostname()}:{a_finished_process()}"
     held_by(log, dead, timedelta(0))
     assert log.acquire("retrain", HOUR)[1] == dead
 
 
-def test_lock__liveness_does_not_need_proc(log, monkeypatch):
+def test_lock__liveness_does_not_need_proc(
+    log: PredictionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """macOS has no /proc: a live holder must not look dead there."""
     exists = os.path.exists
     monkeypatch.setattr(os.path, "exists", lambda p: not str(p).startswith("/proc") and exists(p))
@@ -67,7 +71,7 @@ def test_lock__liveness_does_not_need_proc(log, monkeypatch):
         log.acquire("retrain", HOUR)
 
 
-def test_lock__another_host_s_holder_is_judged_by_the_lock_s_age(log):
+def test_lock__another_host_s_holder_is_judged_by_the_lock_s_age(log: PredictionLog) -> None:
     held_by(log, "another-host:1", timedelta(minutes=5))
     with pytest.raises(Locked, match="another-host:1"):
         log.acquire("retrain", HOUR)  # we cannot see its processes: 5 minutes is not stale
@@ -77,7 +81,7 @@ def test_lock__another_host_s_holder_is_judged_by_the_lock_s_age(log):
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 
 
-def test_record__concurrent_writers_lose_no_prediction(tmp_path):
+def test_record__concurrent_writers_lose_no_prediction(tmp_path: Path) -> None:
     """Threads of two writers (as two service workers would be) log at once: every row lands."""
     url = f"sqlite:///{tmp_path / 'predictions.db'}"
     writers = [PredictionLog(url), PredictionLog(url)]
@@ -98,7 +102,7 @@ def test_record__concurrent_writers_lose_no_prediction(tmp_path):
     assert set(zip(logged["request_id"], logged["row"], strict=True)) == expected
 
 
-def test_add_feedback__is_all_or_nothing(log):
+def test_add_feedback__is_all_or_nothing(log: PredictionLog) -> None:
     log.record("known", "1", [RIDE, RIDE], [10.0, 11.0])
     items = [{"request_id": "known", "row": 0, "duration": 9.0},
              {"request_id": "known", "row": 5, "duration": 9.0}]  # fmt: skip
@@ -116,18 +120,21 @@ def commits(log: PredictionLog) -> list[int]:
     return counted
 
 
-def test_record_group__many_requests_in_one_transaction(log):
+def test_record_group__many_requests_in_one_transaction(log: PredictionLog) -> None:
     counted = commits(log)
     group = [rows_of(f"r{number}", "1", [RIDE, RIDE], [1.0, 2.0]) for number in range(50)]
     assert log.record_group(group) == [None] * 50
-    assert len(counted) == 1 and log.count() == 100
+    assert len(counted) == 1
+    assert log.count() == 100
 
 
-def test_record_group__a_bad_request_fails_alone(log):
+def test_record_group__a_bad_request_fails_alone(log: PredictionLog) -> None:
     log.record("taken", "1", [RIDE], [1.0])
     group = [rows_of(request, "1", [RIDE], [1.0]) for request in ("first", "taken", "last")]
     first, twice, last = log.record_group(group)  # (taken, 0) is logged already
-    assert first is None and last is None and isinstance(twice, IntegrityError)
+    assert first is None
+    assert last is None
+    assert isinstance(twice, IntegrityError)
     assert sorted(log.window(10)["request_id"]) == ["first", "last", "taken"]
     with pytest.raises(IntegrityError):
         log.record("taken", "1", [RIDE], [1.0])

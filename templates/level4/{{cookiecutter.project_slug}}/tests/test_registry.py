@@ -2,6 +2,7 @@
 is a LookupError that names it."""
 
 import mlflow
+import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import registry, tracking
@@ -11,7 +12,9 @@ from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.train import train
 
 
-def test_load_version__loads_a_version_whatever_its_aliases(store, rides):
+def test_load_version__loads_a_version_whatever_its_aliases(
+    store: str, rides: pd.DataFrame
+) -> None:
     example = rides[[*CATEGORICAL, *NUMERICAL]].head(5)
     with mlflow.start_run() as run:
         uri = tracking.log_model(train(rides, alpha=1.0), example)
@@ -28,7 +31,7 @@ def test_load_version__loads_a_version_whatever_its_aliases(store, rides):
     assert registry.load(registry.CHAMPION).version == "1"
 
 
-def test_load_version__a_version_that_is_not_there_is_named(store):
+def test_load_version__a_version_that_is_not_there_is_named(store: str) -> None:
     with pytest.raises(LookupError, match=f"{registry.MODEL_NAME!r} has no version 9"):
         registry.load_version("9")
     with pytest.raises(LookupError, match="has the alias 'champion' yet"):

@@ -1,9 +1,14 @@
 """The workshop replayer against the service on a loopback port: its rides are served and
 logged, their ground truth stored, and the live error it reports is the served model's."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 import mlflow
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
+from starlette.types import ASGIApp
 
 from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.cli import main
@@ -17,9 +22,11 @@ from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.simulate import simulate_month
 from {{ cookiecutter.package_name }}.train import train
 
+Live = Callable[[ASGIApp], str]  # the `live` fixture: serves an app, returns its URL
+
 
 @pytest.fixture
-def champion(store, rides):
+def champion(store: str, rides: pd.DataFrame) -> Pipeline:
     model = train(rides, alpha=1.0)
     with mlflow.start_run():
         uri = tracking.log_model(model, rides[[*CATEGORICAL, *NUMERICAL]].head(5))
@@ -28,14 +35,16 @@ def champion(store, rides):
 
 
 @pytest.fixture
-def log(tmp_path, monkeypatch) -> PredictionLog:
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PredictionLog:
     """The service's prediction log in tmp_path; the commands open it too."""
     url = f"sqlite:///{tmp_path / 'predictions.db'}"
     monkeypatch.setenv("PREDICTION_LOG_URL", url)
     return PredictionLog(url)
 
 
-def test_replay__every_ride_is_served_logged_and_labelled(champion, log, live, capsys):
+def test_replay__every_ride_is_served_logged_and_labelled(
+    champion: Pipeline, log: PredictionLog, live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = live(create_app(prediction_log=log))
 
     summary = replay(url, "2024-03", rides=300, batch=40)
@@ -55,8 +64,12 @@ def test_replay__every_ride_is_served_logged_and_labelled(champion, log, live, c
 
 
 def test_cli__replay_without_feedback_then_the_ground_truth_from_a_file(
-    champion, log, live, tmp_path, capsys
-):
+    champion: Pipeline,
+    log: PredictionLog,
+    live: Live,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     url = live(create_app(prediction_log=log))
     main(["replay", "2024-04", "--scenario", "congestion", "--rides", "200", "--no-feedback",
           "--url", url])  # fmt: skip

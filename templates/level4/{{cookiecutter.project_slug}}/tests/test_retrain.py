@@ -4,8 +4,10 @@ prediction log in tmp_path."""
 
 import json
 import socket
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import mlflow
 import numpy as np
@@ -13,6 +15,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
+from sklearn.pipeline import Pipeline
+from starlette.types import ASGIApp
 
 from {{ cookiecutter.package_name }} import monitor, predlog, registry, tracking
 from {{ cookiecutter.package_name }}.cli import main
@@ -35,6 +39,8 @@ from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.simulate import simulate_month
 from {{ cookiecutter.package_name }}.train import train
 
+Live = Callable[[ASGIApp], str]  # the `live` fixture: serves an app, returns its URL
+
 # The thresholds of params.yaml, named here so that a tuned params.yaml leaves the tests alone.
 SETTINGS = override(
     load_settings(Path(__file__).parents[1] / "params.yaml"),
@@ -46,7 +52,9 @@ SETTINGS = override(
 PARAMS = ["--params", str(Path(__file__).parents[1] / "params.yaml")]
 
 
-def test_split__the_newest_labelled_rides_the_oldest_of_them_to_train_the_newest_to_the_gate():
+def test_split__the_newest_labelled_rides_the_oldest_of_them_to_train_the_newest_to_the_gate() -> (
+    None
+):
     window = pd.DataFrame(
         {"id": [5, 1, 4, 2, 6, 3, 7], "duration": [5.0, 1.0, np.nan, 2.0, 6.0, 3.0, 7.0]}
     )
@@ -56,12 +64,12 @@ def test_split__the_newest_labelled_rides_the_oldest_of_them_to_train_the_newest
     assert holdout["duration"].tolist() == [6.0, 7.0]
 
 
-def logged(model, rides: pd.DataFrame) -> str:
+def logged(model: Pipeline, rides: pd.DataFrame) -> str:
     with mlflow.start_run():
         return tracking.log_model(model, rides[[*CATEGORICAL, *NUMERICAL]].head(5))
 
 
-def test_recover__undoes_what_a_killed_retraining_left(store, rides):
+def test_recover__undoes_what_a_killed_retraining_left(store: str, rides: pd.DataFrame) -> None:
     client = MlflowClient()
     uri = logged(train(rides, alpha=1.0), rides)
     tags = dict([SOURCE_TAG])
@@ -85,7 +93,7 @@ def test_recover__undoes_what_a_killed_retraining_left(store, rides):
 
 
 @pytest.fixture
-def log(tmp_path, monkeypatch) -> PredictionLog:
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PredictionLog:
     """The prediction log in tmp_path; the commands open it too (PREDICTION_LOG_URL)."""
     url = f"sqlite:///{tmp_path / 'predictions.db'}"
     monkeypatch.setenv("PREDICTION_LOG_URL", url)
@@ -93,7 +101,7 @@ def log(tmp_path, monkeypatch) -> PredictionLog:
 
 
 @pytest.fixture
-def champion(store, rides):
+def champion(store: str, rides: pd.DataFrame) -> Pipeline:
     """Version 1, released as the pipeline releases it: trained on the January rides that the
     prepare stage left in data/prepared/train.parquet (monitoring's reference)."""
     SETTINGS.paths.train.parent.mkdir(parents=True)
@@ -103,11 +111,12 @@ def champion(store, rides):
     return model
 
 
-def served(log: PredictionLog, model, month: str, scenario: str = "none") -> int:
+def served(log: PredictionLog, model: Pipeline, month: str, scenario: str = "none") -> int:
     """What the service logs for a month of rides answered by version 1, with the ground truth
     that arrives later; returns the number of rides."""
     rides = clean(simulate_month(month, rides=1500, scenario=scenario))
-    records = rides[[*CATEGORICAL, *NUMERICAL]].to_dict(orient="records")
+    frame = rides[[*CATEGORICAL, *NUMERICAL]]
+    records = cast(list[dict[str, Any]], frame.to_dict(orient="records"))  # str column names
     minutes, actual = predict(model, rides).tolist(), rides["duration"].tolist()
     for start in range(0, len(records), 100):
         request = f"{month}-{start}"
@@ -118,30 +127,37 @@ def served(log: PredictionLog, model, month: str, scenario: str = "none") -> int
     return len(records)
 
 
-def decisions(settings: Settings = SETTINGS) -> list[dict]:
+def decisions(settings: Settings = SETTINGS) -> list[dict[str, Any]]:
     return [json.loads(line) for line in settings.paths.retraining.read_text().splitlines()]
 
 
-def test_retrain_if_needed__congestion_is_retrained_promoted_and_served(champion, log, live):
+def test_retrain_if_needed__congestion_is_retrained_promoted_and_served(
+    champion: Pipeline, log: PredictionLog, live: Live
+) -> None:
     url = live(create_app(prediction_log=log))
     rides = served(log, champion, "2024-04", scenario="congestion")
 
     outcome = retrain_if_needed(SETTINGS, log, url)
 
     assert outcome.action == "retrained and promoted", outcome
-    assert outcome.figures["action"] == "retrain" and outcome.figures["live_rmse"] > 6.0
-    assert outcome.figures["model_version"] == "1" and outcome.figures["labelled_rows"] == rides
+    assert outcome.figures["action"] == "retrain"
+    assert outcome.figures["live_rmse"] > 6.0
+    assert outcome.figures["model_version"] == "1"
+    assert outcome.figures["labelled_rows"] == rides
     decision = outcome.decision
+    assert decision is not None
     assert (decision["champion_version"], decision["challenger_version"]) == ("1", "2")
     assert decision["challenger_rmse"] < decision["champion_rmse"] - SETTINGS.gate.margin
     assert outcome.deployed == f"reloaded {url}: version 1 -> 2; serving champion version 2"
     status, model = call(f"{url}/model")  # the retrained version's figures, as the pipeline's
-    assert status == 200 and model["version"] == "2"
+    assert status == 200
+    assert model["version"] == "2"
     assert model["metrics"]["val_rmse"] == pytest.approx(decision["challenger_rmse"])
     assert model["metrics"]["val_rides"] == round(rides * SETTINGS.retrain.holdout_share)
     assert registry.version_for(registry.CHAMPION) == "2"
     version = MlflowClient().get_model_version(registry.MODEL_NAME, "2")
-    assert version.tags["source"] == "retraining" and version.tags["gate.promoted"] == "True"
+    assert version.tags["source"] == "retraining"
+    assert version.tags["gate.promoted"] == "True"
     # The new champion's reference is what it learnt from: the older 70% of the rides.
     reference = monitor.reference(registry.load(registry.CHAMPION), SETTINGS)
     assert len(reference) == rides - round(rides * SETTINGS.retrain.holdout_share)
@@ -149,7 +165,9 @@ def test_retrain_if_needed__congestion_is_retrained_promoted_and_served(champion
     assert log.acquire(LOCK, timedelta(hours=1))[1] is None, "the lock was released"
 
 
-def test_retrain_if_needed__after_a_killed_run_cleans_up_and_carries_on(champion, log, capsys):
+def test_retrain_if_needed__after_a_killed_run_cleans_up_and_carries_on(
+    champion: Pipeline, log: PredictionLog, capsys: pytest.CaptureFixture[str]
+) -> None:
     two_hours_ago = predlog.now() - timedelta(hours=2)
     killed = {"name": LOCK, "owner": "worker-7:4242", "acquired_at": two_hours_ago}
     with log.engine.begin() as connection:  # the lock of a run killed on another host
@@ -172,12 +190,15 @@ def test_retrain_if_needed__after_a_killed_run_cleans_up_and_carries_on(champion
     assert registry.version_for(registry.CHAMPION) == "3", "the promotion stands"
 
 
-def test_retrain_if_needed__normal_traffic_needs_nothing(champion, log, capsys):
+def test_retrain_if_needed__normal_traffic_needs_nothing(
+    champion: Pipeline, log: PredictionLog, capsys: pytest.CaptureFixture[str]
+) -> None:
     served(log, champion, "2024-02")
 
     outcome = retrain_if_needed(SETTINGS, log)
 
-    assert outcome.action == "no action" and outcome.decision is None, outcome
+    assert outcome.action == "no action", outcome
+    assert outcome.decision is None, outcome
     assert outcome.reason.startswith("no drift (drift share")
     assert "of version 1 is within 6.0" in outcome.reason
     versions = MlflowClient().search_model_versions(f"name = '{registry.MODEL_NAME}'")
@@ -194,7 +215,9 @@ def test_retrain_if_needed__normal_traffic_needs_nothing(champion, log, capsys):
     assert capsys.readouterr().out.startswith("no action: no drift")
 
 
-def test_retrain_if_needed__waits_while_another_retraining_runs(log, capsys):
+def test_retrain_if_needed__waits_while_another_retraining_runs(
+    log: PredictionLog, capsys: pytest.CaptureFixture[str]
+) -> None:
     owner, _ = log.acquire(LOCK, timedelta(hours=1))  # held by this process, which is alive
     with pytest.raises(SystemExit) as stop:
         main([*PARAMS, "retrain-if-needed"])
@@ -202,7 +225,9 @@ def test_retrain_if_needed__waits_while_another_retraining_runs(log, capsys):
     assert f"another retraining is running: {LOCK} is held by {owner}" in capsys.readouterr().err
 
 
-def test_reset_demo__undoes_the_loop_and_keeps_what_the_pipeline_made(champion, log, monkeypatch):
+def test_reset_demo__undoes_the_loop_and_keeps_what_the_pipeline_made(
+    champion: Pipeline, log: PredictionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     served(log, champion, "2024-04", scenario="congestion")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -222,9 +247,11 @@ def test_reset_demo__undoes_the_loop_and_keeps_what_the_pipeline_made(champion, 
 
     assert done[0] == "no local service to stop (no serve.pid)"
     assert "deleted version 2, which retraining registered" in done
-    assert "champion is version 1 again" in done and "challenger is version 1 again" in done
+    assert "champion is version 1 again" in done
+    assert "challenger is version 1 again" in done
     versions = MlflowClient().search_model_versions(f"name = '{registry.MODEL_NAME}'")
     assert [str(v.version) for v in versions] == ["1"]
-    assert not (SETTINGS.paths.retraining.exists() or SETTINGS.paths.monitoring.exists())
+    assert not SETTINGS.paths.retraining.exists()
+    assert not SETTINGS.paths.monitoring.exists()
     assert not PredictionLog(url_from_env()).count(), "the prediction log starts again empty"
     assert SETTINGS.paths.train.is_file(), "what the pipeline made stays"

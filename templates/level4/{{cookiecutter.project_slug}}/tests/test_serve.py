@@ -16,20 +16,26 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
 import pytest
 import schemathesis
 import sqlalchemy
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from mlflow import MlflowClient
+from schemathesis import Case
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import Lasso, LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeRegressor
 from sqlalchemy.exc import IntegrityError
+from starlette.types import Message, Scope
 
 from {{ cookiecutter.package_name }} import registry, tracking
 from {{ cookiecutter.package_name }}.cli import main
@@ -52,11 +58,12 @@ from {{ cookiecutter.package_name }}.train import train
 
 RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 JSON = {"Content-Type": "application/json"}
-TOKEN = "a-test-token"
+TOKEN = "a-test-token"  # noqa: S105 (not a secret)
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (where the service must refuse open writes)
 
 
 @pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory):
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A registry in a temporary SQLite file whose champion is a model trained on a tiny frame."""
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     previous = os.environ.get("MLFLOW_TRACKING_URI")
@@ -69,7 +76,7 @@ def tracking_uri(tmp_path_factory):
     os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else None
 
 
-def register(model, alias: str = registry.CHAMPION) -> str:
+def register(model: Pipeline, alias: str = registry.CHAMPION) -> str:
     tracking.start("serve-tests")  # in this store (its artifacts beside it), whatever was active
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(model, name="model")
@@ -79,26 +86,30 @@ def register(model, alias: str = registry.CHAMPION) -> str:
 
 
 @pytest.fixture(scope="module")
-def model(rides, tracking_uri):
+def model(rides: pd.DataFrame, tracking_uri: str) -> Pipeline:
     fitted = train(rides, alpha=1.0)
     register(fitted)
     return fitted
 
 
 @pytest.fixture
-def client(model):
+def client(model: Pipeline) -> Iterator[TestClient]:
     with TestClient(create_app()) as test_client:
         yield test_client
 
 
-def test_predict__one_ride_equals_the_offline_prediction(client, model, rides):
+def test_predict__one_ride_equals_the_offline_prediction(
+    client: TestClient, model: Pipeline, rides: pd.DataFrame
+) -> None:
     ride = rides.iloc[[0]][["PULocationID", "DOLocationID", "trip_distance"]]
     answer = client.post("/predict", json=ride.to_dict(orient="records")[0])
     assert answer.status_code == 200
     assert answer.json()["predictions"] == pytest.approx(predict(model, ride).tolist())
 
 
-def test_predict__a_batch_keeps_its_order(client, model, rides):
+def test_predict__a_batch_keeps_its_order(
+    client: TestClient, model: Pipeline, rides: pd.DataFrame
+) -> None:
     sample = rides.head(50)[["PULocationID", "DOLocationID", "trip_distance"]]
     answer = client.post("/predict", json=sample.to_dict(orient="records"))
     assert answer.json()["predictions"] == pytest.approx(predict(model, sample).tolist())
@@ -119,7 +130,9 @@ def test_predict__a_batch_keeps_its_order(client, model, rides):
     ],
     ids=["malformed", "missing", "extra", "type", "negative", "zone", "oversize", "empty", "str"],
 )
-def test_predict__bad_input_gets_a_clear_422_and_the_service_stays_up(client, body, message):
+def test_predict__bad_input_gets_a_clear_422_and_the_service_stays_up(
+    client: TestClient, body: object, message: str
+) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     answer = client.post("/predict", content=content, headers=JSON)
     assert answer.status_code == 422
@@ -127,13 +140,15 @@ def test_predict__bad_input_gets_a_clear_422_and_the_service_stays_up(client, bo
     assert client.post("/predict", json=RIDE).status_code == 200
 
 
-def test_health_and_model__say_what_is_served(client):
+def test_health_and_model__say_what_is_served(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok", "model_version": "1"}
     info = client.get("/model").json()
     assert (info["name"], info["version"], info["alias"]) == (registry.MODEL_NAME, "1", "champion")
 
 
-def test_health__503_until_a_champion_exists(tracking_uri, monkeypatch, tmp_path):
+def test_health__503_until_a_champion_exists(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
@@ -145,7 +160,9 @@ def test_health__503_until_a_champion_exists(tracking_uri, monkeypatch, tmp_path
         mlflow.set_tracking_uri(tracking_uri)
 
 
-def test_reload__serves_the_new_champion_without_a_restart(client, rides):
+def test_reload__serves_the_new_champion_without_a_restart(
+    client: TestClient, rides: pd.DataFrame
+) -> None:
     before = client.get("/health").json()["model_version"]
     new_version = register(train(rides, alpha=50.0))
     answer = client.post("/reload").json()
@@ -156,12 +173,17 @@ def test_reload__serves_the_new_champion_without_a_restart(client, rides):
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def test_real_server__http_predictions_equal_the_champions_offline_ones_and_deploy_sends_the_token(
-    model, rides, tracking_uri, monkeypatch, tmp_path
-):
+    model: Pipeline,
+    rides: pd.DataFrame,
+    tracking_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     port, pid_file = free_port(), tmp_path / "serve.pid"
     server = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(port),
@@ -188,7 +210,7 @@ def test_real_server__http_predictions_equal_the_champions_offline_ones_and_depl
         assert served["predictions"] == pytest.approx(predict(champion.model, sample).tolist())
 
         monkeypatch.delenv("SERVICE_TOKEN", raising=False)
-        with pytest.raises(RuntimeError, match="answered 401.*set SERVICE_TOKEN"):
+        with pytest.raises(RuntimeError, match=r"answered 401.*set SERVICE_TOKEN"):
             deploy(champion.version, url)
         monkeypatch.setenv("SERVICE_TOKEN", TOKEN)
         assert "serving champion version" in deploy(champion.version, url)
@@ -202,30 +224,33 @@ def test_real_server__http_predictions_equal_the_champions_offline_ones_and_depl
 
 
 def test_group_commit__requests_of_one_loop_turn_share_a_commit_and_a_bad_one_fails_alone(
-    tmp_path,
-):
+    tmp_path: Path,
+) -> None:
     log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
     log.record("taken", "1", [RIDE], [1.0])
     commits: list[int] = []
     sqlalchemy.event.listen(log.engine, "commit", lambda _connection: commits.append(1))
     group = GroupCommit(log)
 
-    async def burst(requests: list[str]) -> list:
+    async def burst(requests: list[str]) -> list[BaseException | None]:
         return await asyncio.gather(
             *(group.record(rows_of(request, "1", [RIDE], [9.0])) for request in requests),
             return_exceptions=True,
         )
 
     assert asyncio.run(burst([f"a{number}" for number in range(50)])) == [None] * 50
-    assert len(commits) == 1 and log.count() == 51, "50 requests, one commit"
+    assert len(commits) == 1, "50 requests, one commit"
+    assert log.count() == 51
     answers = asyncio.run(burst(["b0", "taken", "b1"]))  # (taken, 0) is logged already
-    assert answers[0] is None and answers[2] is None and isinstance(answers[1], IntegrityError)
+    assert answers[0] is None
+    assert answers[2] is None
+    assert isinstance(answers[1], IntegrityError)
     assert log.count() == 53
 
 
 def test_real_server__killed_under_load_has_logged_every_prediction_it_answered(
-    model, tracking_uri, tmp_path
-):
+    model: Pipeline, tracking_uri: str, tmp_path: Path
+) -> None:
     """SIGKILL while 8 clients send requests: an answer leaves only after its group commit,
     so every request that got a 200 has its row in the log."""
     port, log_url = free_port(), f"sqlite:///{tmp_path / 'predictions.db'}"
@@ -273,7 +298,7 @@ def test_real_server__killed_under_load_has_logged_every_prediction_it_answered(
     assert set(answered) <= logged, f"{len(set(answered) - logged)} answered but not logged"
 
 
-def test_stop__leaves_a_process_that_is_not_the_service_alone(tmp_path):
+def test_stop__leaves_a_process_that_is_not_the_service_alone(tmp_path: Path) -> None:
     pid_file = tmp_path / "serve.pid"
     assert stop_local(pid_file) == f"no local service to stop (no {pid_file})"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -288,7 +313,7 @@ def test_stop__leaves_a_process_that_is_not_the_service_alone(tmp_path):
         other.wait()
 
 
-def test_predict__every_ride_is_logged_with_its_request_id(client):
+def test_predict__every_ride_is_logged_with_its_request_id(client: TestClient) -> None:
     log = PredictionLog()
     before = log.count()
     answer = client.post("/predict", json=[RIDE, {**RIDE, "trip_distance": 7.0}]).json()
@@ -299,7 +324,7 @@ def test_predict__every_ride_is_logged_with_its_request_id(client):
     assert logged["prediction"].tolist() == pytest.approx(answer["predictions"])
 
 
-def test_feedback__joins_actual_durations_by_request_id_and_row(client):
+def test_feedback__joins_actual_durations_by_request_id_and_row(client: TestClient) -> None:
     answer = client.post("/predict", json=[RIDE, RIDE]).json()
     request_id = answer["request_id"]
     truth = [{"request_id": request_id, "row": row, "duration": 11.0 + row} for row in (0, 1)]
@@ -307,24 +332,27 @@ def test_feedback__joins_actual_durations_by_request_id_and_row(client):
     assert PredictionLog().window(2)["duration"].tolist() == [11.0, 12.0]
 
 
-def test_feedback__an_unknown_request_is_404_and_nothing_is_stored(client):
+def test_feedback__an_unknown_request_is_404_and_nothing_is_stored(client: TestClient) -> None:
     answer = client.post("/predict", json=RIDE).json()
     truth = [{"request_id": answer["request_id"], "duration": 9.0},
              {"request_id": "no-such-request", "duration": 9.0}]  # fmt: skip
     reply = client.post("/feedback", json=truth)
-    assert reply.status_code == 404 and "no-such-request" in reply.text
+    assert reply.status_code == 404
+    assert "no-such-request" in reply.text
     assert PredictionLog().window(1)["duration"].isna().all()
 
 
 @pytest.mark.parametrize(
     "body", [{"request_id": "x", "duration": -1.0}, {"duration": 3.0}, [], b"{"]
 )
-def test_feedback__bad_input_gets_a_422(client, body):
+def test_feedback__bad_input_gets_a_422(client: TestClient, body: object) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     assert client.post("/feedback", content=content, headers=JSON).status_code == 422
 
 
-def test_feedback__a_second_value_is_a_409_and_nothing_in_the_batch_is_stored(client):
+def test_feedback__a_second_value_is_a_409_and_nothing_in_the_batch_is_stored(
+    client: TestClient,
+) -> None:
     request_id = client.post("/predict", json=[RIDE, RIDE]).json()["request_id"]
     first = {"request_id": request_id, "row": 0, "duration": 11.0}
     assert client.post("/feedback", json=first).json() == {"stored": 1, "already_stored": 0}
@@ -338,14 +366,14 @@ def test_feedback__a_second_value_is_a_409_and_nothing_in_the_batch_is_stored(cl
     assert pd.isna(logged["duration"].tolist()[1]), "and the new one in the batch is not stored"
 
 
-def test_feedback__the_same_value_sent_again_changes_nothing(client):
+def test_feedback__the_same_value_sent_again_changes_nothing(client: TestClient) -> None:
     request_id = client.post("/predict", json=RIDE).json()["request_id"]
     truth = {"request_id": request_id, "duration": 11.0}
     assert client.post("/feedback", json=truth).json() == {"stored": 1, "already_stored": 0}
     assert client.post("/feedback", json=truth).json() == {"stored": 0, "already_stored": 1}
 
 
-def test_feedback__two_writers_racing_for_one_ride_store_one_value(tmp_path):
+def test_feedback__two_writers_racing_for_one_ride_store_one_value(tmp_path: Path) -> None:
     """Two logs on one database, as two processes: one value wins, the other is a conflict."""
     url = f"sqlite:///{tmp_path / 'log.db'}"
     PredictionLog(url).record("race", "1", [RIDE], [10.0])
@@ -367,7 +395,9 @@ def test_feedback__two_writers_racing_for_one_ride_store_one_value(tmp_path):
     assert PredictionLog(url).window(1)["duration"].tolist() == [winner]
 
 
-def test_feedback_cli__refuses_to_overwrite_and_corrects_on_purpose(client, tmp_path, capsys):
+def test_feedback_cli__refuses_to_overwrite_and_corrects_on_purpose(
+    client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     request_id = client.post("/predict", json=RIDE).json()["request_id"]
     client.post("/feedback", json={"request_id": request_id, "duration": 11.0})
     corrections = tmp_path / "corrections.csv"
@@ -388,7 +418,9 @@ def test_feedback_cli__refuses_to_overwrite_and_corrects_on_purpose(client, tmp_
     ("headers", "status"),
     [({}, 401), ({"Authorization": "Bearer not-the-token"}, 403)],
 )
-def test_feedback__with_a_service_token_needs_it(guarded, headers, status):
+def test_feedback__with_a_service_token_needs_it(
+    guarded: TestClient, headers: dict[str, str], status: int
+) -> None:
     request_id = guarded.post("/predict", json=RIDE).json()["request_id"]
     truth = {"request_id": request_id, "duration": 11.0}
     assert guarded.post("/feedback", json=truth, headers=headers).status_code == status
@@ -397,7 +429,9 @@ def test_feedback__with_a_service_token_needs_it(guarded, headers, status):
     assert guarded.post("/feedback", json=truth, headers=authorized).status_code == 200
 
 
-def test_predict__a_failing_log_is_a_503_never_a_silent_answer(model, tmp_path):
+def test_predict__a_failing_log_is_a_503_never_a_silent_answer(
+    model: Pipeline, tmp_path: Path
+) -> None:
     broken = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
     with TestClient(create_app(prediction_log=broken)) as test_client:
         broken.engine.dispose()
@@ -408,12 +442,12 @@ def test_predict__a_failing_log_is_a_503_never_a_silent_answer(model, tmp_path):
     assert "prediction log is unavailable" in answer.text
 
 
-def test_deploy__refuses_to_reload_another_projects_service():
+def test_deploy__refuses_to_reload_another_projects_service() -> None:
     """Another project's service on the port is left alone, with a clear error."""
-    requests = []
+    requests: list[tuple[str, str]] = []
 
     class OtherService(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the handler's API)
+        def do_GET(self) -> None:  # the handler's API names it
             requests.append(("GET", self.path))
             body = json.dumps({"name": "another_project", "version": "1"}).encode()
             self.send_response(200)
@@ -421,12 +455,12 @@ def test_deploy__refuses_to_reload_another_projects_service():
             self.end_headers()
             self.wfile.write(body)
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self) -> None:
             requests.append(("POST", self.path))
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, *args):
+        def log_message(self, *args: object) -> None:
             pass
 
     with http.server.HTTPServer(("127.0.0.1", 0), OtherService) as server:
@@ -438,7 +472,9 @@ def test_deploy__refuses_to_reload_another_projects_service():
     assert ("POST", "/reload") not in requests
 
 
-def test_openapi__declares_the_ride_body_with_an_example_and_every_error(client):
+def test_openapi__declares_the_ride_body_with_an_example_and_every_error(
+    client: TestClient,
+) -> None:
     spec = client.get("/openapi.json").json()
     predict = spec["paths"]["/predict"]["post"]
     assert predict["requestBody"]["required"] is True
@@ -463,18 +499,25 @@ def test_openapi__declares_the_ride_body_with_an_example_and_every_error(client)
     ],
 )
 def test_errors__share_one_json_shape_that_says_what_is_wrong(
-    client, method, path, body, headers, status
-):
+    client: TestClient,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    status: int,
+) -> None:
     answer = client.request(method, path, content=body, headers=headers)
     assert answer.status_code == status
     problem = Problem.model_validate(answer.json())
-    assert problem.status == status and problem.detail
+    assert problem.status == status
+    assert problem.detail
 
 
-def test_errors__a_bug_is_a_500_in_the_same_shape(model):
+def test_errors__a_bug_is_a_500_in_the_same_shape(model: Pipeline) -> None:
     champion = Champion()
     champion.reload()
     unfitted = Pipeline([("regressor", DecisionTreeRegressor())])  # predict raises
+    assert champion.release is not None
     champion.release = dataclasses.replace(champion.release, model=unfitted)
     with TestClient(create_app(champion), raise_server_exceptions=False) as test_client:
         answer = test_client.post("/predict", json=RIDE)
@@ -501,32 +544,36 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}  # what `curl -d` s
     ],
     ids=["deep", "nan", "infinity", "-infinity", "utf8", "form", "no-type", "oversize"],
 )
-def test_predict__hostile_bodies_get_a_4xx_that_says_why(client, body, headers, status, message):
+def test_predict__hostile_bodies_get_a_4xx_that_says_why(
+    client: TestClient, body: bytes, headers: dict[str, str], status: int, message: str
+) -> None:
     answer = client.post("/predict", content=body, headers=headers)
     assert answer.status_code == status
     assert message in answer.json()["detail"]
     assert client.post("/predict", json=RIDE).status_code == 200
 
 
-def send_streaming(app, path: str, content_length: int | None, chunk: int = 65_536):
+def send_streaming(
+    app: FastAPI, path: str, content_length: int | None, chunk: int = 65_536
+) -> tuple[int, int]:
     """POST a body to the app in process that never ends: 64 KB chunks for as long as the app
     reads. Returns the status of the answer and how many bytes the app read."""
     read = 0
 
-    async def receive():
+    async def receive() -> Message:
         nonlocal read
         read += chunk
         return {"type": "http.request", "body": b" " * chunk, "more_body": True}
 
-    sent = []
+    sent: list[Message] = []
 
-    async def send(message):
+    async def send(message: Message) -> None:
         sent.append(message)
 
     headers = [(b"content-type", b"application/json")]
     if content_length is not None:
         headers.append((b"content-length", str(content_length).encode()))
-    scope = {
+    scope: Scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
         "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
@@ -537,16 +584,17 @@ def send_streaming(app, path: str, content_length: int | None, chunk: int = 65_5
     return start["status"], read - chunk if read else 0
 
 
-def test_size_limit__an_oversized_body_is_refused_before_it_is_read_whole(model):
+def test_size_limit__an_oversized_body_is_refused_before_it_is_read_whole(model: Pipeline) -> None:
     app = create_app(max_body_bytes=200_000)
     status, read = send_streaming(app, "/predict", content_length=None)
-    assert status == 413 and read <= 200_000 + 65_536, "counted while streaming, then refused"
+    assert status == 413, "counted while streaming, then refused"
+    assert read <= 200_000 + 65_536, "counted while streaming, then refused"
     status, read = send_streaming(app, "/predict", content_length=10**9)
     assert (status, read) == (413, 0), "refused on its Content-Length, before reading"
 
 
 @pytest.fixture
-def guarded(model):
+def guarded(model: Pipeline) -> Iterator[TestClient]:
     with TestClient(create_app(token=TOKEN)) as test_client:
         yield test_client
 
@@ -561,7 +609,9 @@ def guarded(model):
     ],
     ids=["none", "not-bearer", "wrong", "right"],
 )
-def test_reload__with_a_service_token_needs_it_as_a_bearer_token(guarded, headers, status):
+def test_reload__with_a_service_token_needs_it_as_a_bearer_token(
+    guarded: TestClient, headers: dict[str, str], status: int
+) -> None:
     answer = guarded.post("/reload", headers=headers)
     assert answer.status_code == status, answer.text
     if status == 401:
@@ -569,7 +619,7 @@ def test_reload__with_a_service_token_needs_it_as_a_bearer_token(guarded, header
         assert "Authorization: Bearer" in answer.json()["detail"]
 
 
-def test_reads__stay_open_when_writes_need_a_token(guarded):
+def test_reads__stay_open_when_writes_need_a_token(guarded: TestClient) -> None:
     assert guarded.post("/predict", json=RIDE).status_code == 200
     for path in ("/health", "/model", "/docs", "/openapi.json"):
         assert guarded.get(path).status_code == 200, path
@@ -583,23 +633,28 @@ def test_reads__stay_open_when_writes_need_a_token(guarded):
         ("127.0.0.1", None, False),
         ("::1", None, False),
         ("localhost", None, False),
-        ("0.0.0.0", TOKEN, False),
-        ("0.0.0.0", None, True),
+        (ALL_INTERFACES, TOKEN, False),
+        (ALL_INTERFACES, None, True),
     ],
 )
-def test_open_writes__allowed_on_loopback_with_a_token_or_on_purpose(host, token, allow):
+def test_open_writes__allowed_on_loopback_with_a_token_or_on_purpose(
+    host: str, token: str | None, allow: bool
+) -> None:
     assert open_writes_problem(host, token, allow) is None
 
 
-def test_serve__refuses_to_start_on_a_network_without_a_token(monkeypatch, capsys):
+def test_serve__refuses_to_start_on_a_network_without_a_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("SERVICE_TOKEN", raising=False)
     monkeypatch.delenv("ALLOW_OPEN_WRITES", raising=False)
     with pytest.raises(SystemExit) as stopped:
-        main(["serve", "--host", "0.0.0.0"])
+        main(["serve", "--host", ALL_INTERFACES])
     assert stopped.value.code == 1
     said = capsys.readouterr().err
     assert "refusing to serve on 0.0.0.0" in said
-    assert "set SERVICE_TOKEN" in said and "ALLOW_OPEN_WRITES=1" in said
+    assert "set SERVICE_TOKEN" in said
+    assert "ALLOW_OPEN_WRITES=1" in said
 
 
 # The contract as the service declares it (its OpenAPI document), driving requests at the app
@@ -617,13 +672,15 @@ contract.app = FUZZED_APP
 
 
 @pytest.fixture
-def fuzzed(model):
+def fuzzed(model: Pipeline) -> None:
     FUZZED.reload()
 
 
 @contract.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_fuzz__no_request_gets_a_server_error_and_every_answer_keeps_the_contract(case, fuzzed):
+def test_fuzz__no_request_gets_a_server_error_and_every_answer_keeps_the_contract(
+    case: Case[Any], fuzzed: None
+) -> None:
     """Schemathesis sends what the schema allows and what it forbids (negative cases), and
     checks each answer against the declared responses."""
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
@@ -632,7 +689,9 @@ def test_fuzz__no_request_gets_a_server_error_and_every_answer_keeps_the_contrac
 @pytest.mark.parametrize(
     "regressor", [None, LinearRegression(), Lasso(alpha=0.01)], ids=["Ridge", "OLS", "Lasso"]
 )
-def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(rides, regressor):
+def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(
+    rides: pd.DataFrame, regressor: object
+) -> None:
     model = train(rides, alpha=1.0)  # Ridge, or another linear regressor in its place
     if regressor is not None:
         features = model.named_steps["features"].feature_names_in_
@@ -641,11 +700,11 @@ def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(rides, reg
     assert scorer is not None
     sample = rides[["PULocationID", "DOLocationID", "trip_distance"]].head(300)
     sample = pd.concat([sample, sample.head(5).assign(PULocationID=264, DOLocationID=1)])
-    rides_in = [Ride(**record) for record in sample.to_dict(orient="records")]
+    rides_in = [Ride.model_validate(record) for record in sample.to_dict(orient="records")]
     assert scorer(rides_in) == pytest.approx(pandas_scorer(model)(rides_in), rel=1e-9)
 
 
-def test_linear_scorer__declines_other_pipelines(rides):
+def test_linear_scorer__declines_other_pipelines(rides: pd.DataFrame) -> None:
     forest = Pipeline(
         [("features", ColumnTransformer([("d", "passthrough", ["trip_distance"])])),
          ("regressor", DecisionTreeRegressor(max_depth=3))]
@@ -653,7 +712,9 @@ def test_linear_scorer__declines_other_pipelines(rides):
     assert linear_scorer(forest) is None
 
 
-def test_window__labelled_rides_stay_in_view_behind_newer_unlabelled_traffic(tmp_path):
+def test_window__labelled_rides_stay_in_view_behind_newer_unlabelled_traffic(
+    tmp_path: Path,
+) -> None:
     log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
     log.record("early", "1", [RIDE], [10.0])
     log.add_feedback([{"request_id": "early", "row": 0, "duration": 12.0}])
@@ -661,10 +722,11 @@ def test_window__labelled_rides_stay_in_view_behind_newer_unlabelled_traffic(tmp
         log.record(f"late-{number}", "1", [RIDE], [10.0])
     assert log.window(3)["duration"].isna().all()
     labelled = log.window(3, labelled=True)
-    assert labelled["request_id"].tolist() == ["early"] and labelled["duration"].tolist() == [12.0]
+    assert labelled["request_id"].tolist() == ["early"]
+    assert labelled["duration"].tolist() == [12.0]
 
 
-def test_window__of_one_model_version_leaves_the_others_out(tmp_path):
+def test_window__of_one_model_version_leaves_the_others_out(tmp_path: Path) -> None:
     log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
     for version in ("1", "2", "1"):
         log.record(f"v{version}-{len(log.window(10))}", version, [RIDE], [10.0])

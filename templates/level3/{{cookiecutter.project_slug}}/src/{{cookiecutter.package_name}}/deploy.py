@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 LOCAL_URL = "http://127.0.0.1:{port}"
 PID_FILE = Path("serve.pid")  # written by the local service itself, for `make stop`
@@ -25,15 +26,17 @@ ROLLOUT_SECONDS = 300  # for the rollout command, then again for the new code to
 COMPOSE_ROLLOUT = "docker compose pull scorer && docker compose up -d scorer"
 
 
-def call(url: str, method: str = "GET", timeout: float = 10) -> tuple[int, dict]:
+def call(url: str, method: str = "GET", timeout: float = 10) -> tuple[int, dict[str, Any]]:
     """One HTTP call; returns the status and the JSON body (status 0 when nothing answers).
     A POST carries SERVICE_TOKEN, when it is set, as the bearer token that writes need."""
-    request = urllib.request.Request(url, method=method)
+    if not url.startswith(("http://", "https://")):  # urlopen would also read file: URLs
+        raise RuntimeError(f"{url} is not an http:// or https:// URL")
+    request = urllib.request.Request(url, method=method)  # noqa: S310 (http(s), checked above)
     token = os.environ.get("SERVICE_TOKEN")
     if method == "POST" and token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (as above)
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
@@ -120,7 +123,7 @@ def settled(url: str, version: str, seconds: float, in_a_row: int = 4) -> tuple[
     return True, version
 
 
-def wait_healthy(url: str, seconds: float = 90) -> dict:
+def wait_healthy(url: str, seconds: float = 90) -> dict[str, Any]:
     """Wait until the service says it serves a model; returns its /health body."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -244,13 +247,11 @@ def deploy(
     return "; ".join(filter(None, [rolled, action, f"serving champion version {expected_version}"]))
 
 
-def _git(folder: Path, *args: str) -> subprocess.CompletedProcess:
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True)
 
 
-def code_changed(
-    base: str | None, head: str = "HEAD", folder: Path = Path(".")
-) -> tuple[bool, str]:
+def code_changed(base: str | None, head: str = "HEAD", folder: Path = Path()) -> tuple[bool, str]:
     """Whether anything the image is built from differs between the commits `base` and `head`,
     and why. With no base to compare with (a first push, a run by hand, a base that this clone
     does not have), the answer is yes: building once too often is safe, shipping stale code not."""

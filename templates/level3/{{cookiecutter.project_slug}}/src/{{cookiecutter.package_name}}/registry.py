@@ -38,5 +38,7 @@ def load(alias: str = CHAMPION) -> Release:
     if version is None:
         raise LookupError(f"no model version of {MODEL_NAME!r} has the alias {alias!r} yet")
     run_id = client.get_model_version(MODEL_NAME, version).run_id
+    if run_id is None:  # registered from a file, not logged by a run: not one of ours
+        raise LookupError(f"version {version} of {MODEL_NAME!r} has no MLflow run")
     model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
     return Release(MODEL_NAME, version, alias, run_id, model)

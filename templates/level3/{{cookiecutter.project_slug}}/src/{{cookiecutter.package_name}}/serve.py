@@ -8,18 +8,19 @@ import ipaddress
 import logging
 import threading
 import weakref
-from collections.abc import Callable
-from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Any, TypeVar
 
 import pandas as pd
-from fastapi import Body, Depends, FastAPI, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic.config import JsonDict
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import ElasticNet, LinearRegression, Ridge
 from sklearn.pipeline import Pipeline
@@ -33,7 +34,7 @@ from .simulate import N_ZONES
 
 MAX_BATCH = 1000  # rides per request; larger batches get a 422
 MAX_BODY_BYTES = 1_000_000  # a larger request body gets a 413 before it is read whole
-EXAMPLE_RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+EXAMPLE_RIDE: JsonDict = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 log = logging.getLogger(__name__)
 
 
@@ -62,16 +63,15 @@ def one_or_many(value: Any) -> str:
     return "batch" if isinstance(value, list) else "one"
 
 
-def one_or_batch(item: type[BaseModel]) -> Any:
-    """The body type of one item (a JSON object) or a batch (a JSON array of 1 to MAX_BATCH
-    items). The discriminator picks the form first: a bad body gets its own form's errors only."""
-    batch = Annotated[list[item], Field(min_length=1, max_length=MAX_BATCH)]
-    return Annotated[
-        Annotated[item, Tag("one")] | Annotated[batch, Tag("batch")], Discriminator(one_or_many)
-    ]
-
-
-Rides = one_or_batch(Ride)
+Item = TypeVar("Item", bound=BaseModel)
+# The body type of one item (a JSON object) or a batch (a JSON array of 1 to MAX_BATCH items).
+# The discriminator picks the form first: a bad body gets its own form's errors only.
+OneOrBatch = Annotated[
+    Annotated[Item, Tag("one")]
+    | Annotated[list[Item], Field(min_length=1, max_length=MAX_BATCH), Tag("batch")],
+    Discriminator(one_or_many),
+]
+Rides = OneOrBatch[Ride]
 
 
 class Predictions(BaseModel):
@@ -123,14 +123,17 @@ class Problem(BaseModel):
 
 
 def problem(
-    status: int, detail: str, errors: list[Violation] | None = None, **headers: str
+    status: int,
+    detail: str,
+    errors: list[Violation] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """The JSON answer of an error."""
     body = Problem(status=status, detail=detail, errors=errors or [])
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers or None)
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def _where(loc: tuple | list) -> str:
+def _where(loc: Sequence[str | int]) -> str:
     return ".".join(str(part) for part in loc)
 
 
@@ -161,8 +164,7 @@ def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse
         return problem(422, "the body is not valid JSON: it nests too deeply to parse")
     if isinstance(cause, ValueError) and error.status_code == 400:
         return problem(422, f"the body is not valid JSON: {cause}")
-    headers = dict(error.headers or {})
-    return problem(error.status_code, str(error.detail), **headers)
+    return problem(error.status_code, str(error.detail), headers=error.headers)
 
 
 def internal_error(_request: Request, error: Exception) -> JSONResponse:
@@ -212,12 +214,16 @@ async def json_body(request: Request) -> None:
         raise HTTPException(415, f"send JSON with Content-Type: application/json (got {got})")
 
 
-def write_access(token: str | None):
+def write_access(token: str | None) -> list[params.Depends]:
     """The dependency that guards the write endpoints: none without a token, else a bearer
     token compared in constant time (401 without one, 403 when it is wrong)."""
+    if not token:
+        return []
     bearer = HTTPBearer(auto_error=False, description="the service's SERVICE_TOKEN")
 
-    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
+    async def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
         if credentials is None:
             raise HTTPException(
                 401,
@@ -227,7 +233,7 @@ def write_access(token: str | None):
         if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
             raise HTTPException(403, "the bearer token is not the service's SERVICE_TOKEN")
 
-    return [Depends(check)] if token else []
+    return [Depends(check)]
 
 
 def is_loopback(host: str) -> bool:
@@ -273,7 +279,7 @@ class Champion:
 
     def __init__(self) -> None:
         self.release: registry.Release | None = None
-        self.info: dict = {}
+        self.info: dict[str, Any] = {}
         self._reloading = threading.Lock()
 
     def reload(self) -> tuple[str | None, str]:
@@ -295,11 +301,19 @@ class Champion:
             self.release, self.info = release, info
         return previous, release.version
 
+    def serving(self) -> registry.Release:
+        """The release to score with; before one is loaded, a 503."""
+        if self.release is None:
+            raise HTTPException(503, "no champion model is loaded yet")
+        return self.release
+
 
 Scorer = Callable[[list[Ride]], list[float]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 # Regressors whose prediction is X @ coef_ + intercept_ (Lasso is an ElasticNet).
 LINEAR = (LinearRegression, Ridge, ElasticNet)
-_scorers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its scorer
+# model -> its scorer
+_scorers: weakref.WeakKeyDictionary[Pipeline, Scorer] = weakref.WeakKeyDictionary()
 
 
 def linear_scorer(model: Pipeline) -> Scorer | None:
@@ -311,7 +325,7 @@ def linear_scorer(model: Pipeline) -> Scorer | None:
     if not isinstance(encode, ColumnTransformer) or not isinstance(regressor, LINEAR):
         return None
     coef, offset = regressor.coef_.ravel(), 0
-    lookups: dict[str, dict] = {}
+    lookups: dict[str, dict[object, float]] = {}
     weights: dict[str, float] = {}
     for _, transformer, columns in encode.transformers_:
         if transformer == "drop":
@@ -392,6 +406,25 @@ async def _poll(champion: Champion, seconds: float) -> None:
             log.warning("champion poll failed, still serving the loaded model: %s", error)
 
 
+def keep_loaded(champion: Champion, reload_seconds: float) -> Lifespan:
+    """The service's lifespan: load the champion at start (when there is one), and with
+    `reload_seconds` > 0, poll the registry for a new one until the service stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if champion.release is None:
+            try:
+                await asyncio.to_thread(champion.reload)
+            except (LookupError, MlflowException, OSError) as error:
+                log.warning("no champion loaded yet: %s", error)
+        poll = asyncio.create_task(_poll(champion, reload_seconds)) if reload_seconds else None
+        yield
+        if poll:
+            poll.cancel()
+
+    return lifespan
+
+
 def create_app(
     champion: Champion | None = None,
     reload_seconds: float = 0,
@@ -404,35 +437,17 @@ def create_app(
     (the image's commit), so a rollout can check that it took effect."""
     champion = champion or Champion()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        if champion.release is None:
-            try:
-                await asyncio.to_thread(champion.reload)
-            except (LookupError, MlflowException, OSError) as error:
-                log.warning("no champion loaded yet: %s", error)
-        poll = asyncio.create_task(_poll(champion, reload_seconds)) if reload_seconds else None
-        yield
-        if poll:
-            poll.cancel()
-
     app = FastAPI(
         title=f"{registry.MODEL_NAME} scoring service",
         description=__doc__,
-        lifespan=lifespan,
+        lifespan=keep_loaded(champion, reload_seconds),
     )
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.state.champion = champion
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(StarletteHTTPException)(http_error)
     app.add_exception_handler(Exception, internal_error)
     writes = write_access(token)
-
-    def serving() -> registry.Release:
-        release = champion.release
-        if release is None:
-            raise HTTPException(503, "no champion model is loaded yet")
-        return release
 
     @app.post("/predict", dependencies=[Depends(json_body)], responses=errors(*BODY_ERRORS, 503))
     async def predict(
@@ -449,7 +464,7 @@ def create_app(
         """Predicted durations (minutes) for one ride (a JSON object) or a batch (a JSON array
         of 1 to MAX_BATCH rides), in the order sent."""
         batch = rides if isinstance(rides, list) else [rides]
-        release = serving()
+        release = champion.serving()
         # Scored in the event loop: a few milliseconds of CPU, cheaper than a thread hop.
         minutes = predict_minutes(release, batch)
         return Predictions(predictions=minutes, model_version=release.version)
@@ -457,12 +472,14 @@ def create_app(
     @app.get("/health", responses=errors(503), response_model_exclude_none=True)
     def health() -> Health:
         """200 once a champion is loaded, 503 before."""
-        return Health(status="ok", model_version=serving().version, code_version=code_version)
+        return Health(
+            status="ok", model_version=champion.serving().version, code_version=code_version
+        )
 
     @app.get("/model", responses=errors(503))
     def model() -> ModelInfo:
         """Name, version, alias, run, metrics and gate decision of the model being served."""
-        serving()
+        champion.serving()
         return ModelInfo(**champion.info)
 
     @app.post("/reload", dependencies=writes, responses=errors(401, 403, 409, 503))

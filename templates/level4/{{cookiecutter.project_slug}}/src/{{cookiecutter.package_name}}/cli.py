@@ -295,7 +295,8 @@ def reset_the_demo(args: argparse.Namespace, settings: Settings) -> None:
 )
 def load_feedback(args: argparse.Namespace) -> None:
     table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
-    items = table[["request_id", "row", "duration"]].to_dict(orient="records")
+    rows = table[["request_id", "row", "duration"]].to_dict(orient="records")
+    items = [{str(key): value for key, value in row.items()} for row in rows]
     outcome = PredictionLog().add_feedback(items, correct=args.correct)
     if outcome.unknown:
         raise ValueError(

@@ -7,8 +7,10 @@ import html
 import json
 import math
 import string
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -53,7 +55,7 @@ def chart(
     times: list[datetime],
     values: list[float | None],
     threshold: float | None = None,
-    events: list[tuple[datetime, str, str]] = (),
+    events: Sequence[tuple[datetime, str, str]] = (),
     digits: int = 2,
     step: bool = False,
 ) -> str:
@@ -73,17 +75,17 @@ def chart(
         return TOP + inner_height * (1 - value / top)
 
     parts = [f'<text x="{LEFT}" y="16" style="font-weight:600;fill:#1f2328">{title}</text>']
-    for tick in _ticks(top, whole=digits == 0):
-        parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
-            f'stroke="#eaeef2"/><text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" '
-            f'text-anchor="end">{tick:.{digits}f}</text>'
-        )
-    for moment, label in ((start, min(moments)), (max(moments), max(moments))):
+    parts.extend(
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+        f'stroke="#eaeef2"/><text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" '
+        f'text-anchor="end">{tick:.{digits}f}</text>'
+        for tick in _ticks(top, whole=digits == 0)
+    )
+    for moment, stamp in ((start, min(moments)), (max(moments), max(moments))):
         anchor = "start" if moment == start else "end"
         parts.append(
             f'<text x="{x(moment):.1f}" y="{HEIGHT - 12}" text-anchor="{anchor}">'
-            f"{label:%Y-%m-%d %H:%M:%S}</text>"
+            f"{stamp:%Y-%m-%d %H:%M:%S}</text>"
         )
     if threshold is not None:
         parts.append(
@@ -100,8 +102,8 @@ def chart(
             f"{html.escape(label)}</text>"
         )
     segment: list[str] = []
-    for moment, value in [*zip(times, values, strict=True), (None, None)]:
-        if value is None:  # not measured: the line breaks
+    for at, value in [*zip(times, values, strict=True), (None, None)]:
+        if value is None or at is None:  # not measured (or the end): the line breaks
             if len(segment) > 1:
                 parts.append(
                     f'<polyline points="{" ".join(segment)}" fill="none" stroke="#0969da" '
@@ -110,11 +112,11 @@ def chart(
             segment = []
             continue
         if step and segment:  # across at the old value, then up or down to the new one
-            segment.append(f"{x(moment):.1f},{segment[-1].split(',')[1]}")
-        segment.append(f"{x(moment):.1f},{y(value):.1f}")
+            segment.append(f"{x(at):.1f},{segment[-1].split(',')[1]}")
+        segment.append(f"{x(at):.1f},{y(value):.1f}")
         parts.append(
-            f'<circle cx="{x(moment):.1f}" cy="{y(value):.1f}" r="3.5" fill="#0969da">'
-            f"<title>{moment:%Y-%m-%d %H:%M:%S}: {value:.{digits}f}</title></circle>"
+            f'<circle cx="{x(at):.1f}" cy="{y(value):.1f}" r="3.5" fill="#0969da">'
+            f"<title>{at:%Y-%m-%d %H:%M:%S}: {value:.{digits}f}</title></circle>"
         )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
@@ -124,7 +126,7 @@ def chart(
     )
 
 
-def _table(header: list[str], rows: list[list[object]]) -> str:
+def _table(header: list[str], rows: Sequence[Sequence[object]]) -> str:
     if not rows:
         return "<p>None yet.</p>"
     head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
@@ -135,7 +137,7 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def retrainings(path: Path) -> list[dict]:
+def retrainings(path: Path) -> list[dict[str, Any]]:
     """The retraining runs that trained a challenger, from reports/retraining.jsonl."""
     if not Path(path).exists():
         return []

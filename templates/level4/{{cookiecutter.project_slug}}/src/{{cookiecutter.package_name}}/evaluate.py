@@ -42,7 +42,7 @@ def _tracked_run(run_path: Path) -> str | None:
     """The MLflow run of the train stage, if this tracking store still has it."""
     try:
         run_id = json.loads(Path(run_path).read_text())["run_id"]
-        return mlflow.get_run(run_id).info.run_id
+        return str(mlflow.get_run(run_id).info.run_id)
     except (FileNotFoundError, MlflowException):
         return None
 

@@ -7,11 +7,13 @@ import re
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 from evidently import DataDefinition, Dataset, Report
+from evidently.core.report import Snapshot
 from evidently.presets import DataDriftPreset
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -79,7 +81,7 @@ def judge(figures: Figures, settings: Settings) -> Verdict:
     return Verdict("no action", f"no drift ({drift}) and the {live} is {within}")
 
 
-def summary(figures: Figures, verdict: Verdict) -> dict:
+def summary(figures: Figures, verdict: Verdict) -> dict[str, Any]:
     """The figures and the decision, as summary.json, the trend and the report hold them."""
     return {**asdict(figures), "retrain_needed": figures.retrain_needed, **asdict(verdict)}
 
@@ -93,11 +95,11 @@ def served_version(window: pd.DataFrame) -> str:
 def reference(release: registry.Release, settings: Settings) -> pd.DataFrame:
     """The rides the champion was trained on, with its predictions and the actual durations."""
     try:
-        path = MlflowClient().download_artifacts(release.run_id, REFERENCE_ARTIFACT)
+        path: str | Path = MlflowClient().download_artifacts(release.run_id, REFERENCE_ARTIFACT)
     except (MlflowException, OSError):
         path = settings.paths.train
     rides = pd.read_parquet(path)
-    return rides[CATEGORICAL + ["trip_distance"]].assign(
+    return rides[[*CATEGORICAL, "trip_distance"]].assign(
         prediction=predict(release.model, rides).to_numpy(), duration=rides[TARGET].to_numpy()
     )
 
@@ -108,7 +110,7 @@ def measure(
     ref: pd.DataFrame,
     version: str,
     settings: Settings,
-):
+) -> tuple[Figures, Snapshot]:
     """Figures and the Evidently snapshot for the newest predictions, and the newest labelled
     ones (fetched apart: under heavy traffic, ground truth lags behind the newest requests)."""
     enough = len(labelled) >= settings.monitor.min_labelled

@@ -7,9 +7,11 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 DEFAULT_URL = "sqlite:///predictions.db"
@@ -76,7 +78,9 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def rows_of(request_id: str, version: str, rides: list[dict], minutes: list) -> list[dict]:
+def rows_of(
+    request_id: str, version: str, rides: list[dict[str, Any]], minutes: list[float]
+) -> list[dict[str, Any]]:
     """The log's rows for one request: each ride with its prediction."""
     logged_at = now()
     return [
@@ -98,16 +102,18 @@ class PredictionLog:
         self._writing = threading.Lock()  # SQLite has one writer; queue ours in-process
 
     @staticmethod
-    def _connect_args(url: str) -> dict:
+    def _connect_args(url: str) -> dict[str, Any]:
         return {"timeout": 30, "check_same_thread": False} if url.startswith("sqlite") else {}
 
-    def record(self, request_id: str, version: str, rides: list[dict], minutes: list) -> None:
+    def record(
+        self, request_id: str, version: str, rides: list[dict[str, Any]], minutes: list[float]
+    ) -> None:
         """Log one request's rides and predictions, committed before this returns."""
         error = self.record_group([rows_of(request_id, version, rides, minutes)])[0]
         if error is not None:
             raise error
 
-    def record_group(self, requests: list[list[dict]]) -> list[Exception | None]:
+    def record_group(self, requests: list[list[dict[str, Any]]]) -> list[Exception | None]:
         """Log the rows of several requests in one transaction (a group commit); returns, for
         each request, None once its rows are committed, or the error that kept them out. When
         the group fails, each request is tried alone: one bad request fails no other."""
@@ -120,7 +126,7 @@ class PredictionLog:
             return [self.record_group([rows])[0] for rows in requests]
         return [None] * len(requests)
 
-    def add_feedback(self, items: list[dict], correct: bool = False) -> FeedbackOutcome:
+    def add_feedback(self, items: list[dict[str, Any]], correct: bool = False) -> FeedbackOutcome:
         """Store actual durations for logged predictions, all or none. A (request_id, row)
         that already has another duration is a conflict, and then nothing is stored, unless
         `correct` says to replace it; the same duration again changes nothing."""
@@ -129,7 +135,7 @@ class PredictionLog:
         except (IntegrityError, OperationalError):  # another process wrote one meanwhile
             return self._store_feedback(items, correct)  # look again
 
-    def _store_feedback(self, items: list[dict], correct: bool) -> FeedbackOutcome:
+    def _store_feedback(self, items: list[dict[str, Any]], correct: bool) -> FeedbackOutcome:
         request_ids = {item["request_id"] for item in items}
         with self._writing, self.engine.begin() as connection:
             logged = sa.select(predictions.c.request_id, predictions.c.row).where(
@@ -175,9 +181,11 @@ class PredictionLog:
 
     def count(self) -> int:
         with self.engine.connect() as connection:
-            return connection.execute(sa.select(sa.func.count()).select_from(predictions)).scalar()
+            return connection.execute(
+                sa.select(sa.func.count()).select_from(predictions)
+            ).scalar_one()
 
-    def record_figures(self, figures: dict) -> None:
+    def record_figures(self, figures: dict[str, Any]) -> None:
         with self._writing, self.engine.begin() as connection:
             connection.execute(monitoring.insert(), [{"run_at": now(), "figures": figures}])
 
@@ -218,8 +226,11 @@ class PredictionLog:
 
 
 def _sort_feedback(
-    items: list[dict], known: set, stored: dict, correct: bool
-) -> tuple[FeedbackOutcome, dict]:
+    items: list[dict[str, Any]],
+    known: set[tuple[str, int]],
+    stored: dict[tuple[str, int], float],
+    correct: bool,
+) -> tuple[FeedbackOutcome, dict[tuple[str, int], float]]:
     """What to do with each item, given the logged keys and the durations stored for them;
     returns the outcome and the durations to write by key."""
     writes: dict[tuple[str, int], float] = {}
@@ -264,7 +275,7 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _sqlite_wal(connection, _record) -> None:
+def _sqlite_wal(connection: DBAPIConnection, _record: object) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode

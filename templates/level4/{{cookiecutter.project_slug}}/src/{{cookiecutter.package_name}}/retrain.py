@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -39,8 +40,8 @@ class Outcome:
 
     action: str  # "no action", "waiting", "retrained and promoted", "retrained and rejected"
     reason: str
-    figures: dict
-    decision: dict | None = None
+    figures: dict[str, Any]
+    decision: dict[str, Any] | None = None
     deployed: str | None = None
 
 

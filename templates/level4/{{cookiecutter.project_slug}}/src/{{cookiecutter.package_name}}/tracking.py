@@ -43,7 +43,7 @@ def start(experiment: str = EXPERIMENT) -> str:
 
 def file_md5(path: Path) -> str:
     """The MD5 of a file's content: the hash DVC records for it."""
-    digest = hashlib.md5()
+    digest = hashlib.md5(usedforsecurity=False)
     with Path(path).open("rb") as content:
         for block in iter(lambda: content.read(1 << 20), b""):
             digest.update(block)
@@ -54,12 +54,12 @@ def dvc_md5(path: Path) -> str:
     """The hash DVC records for `path`: in `<path>.dvc`, or as a stage output in dvc.lock."""
     dvc_file, lock = Path(f"{path}.dvc"), Path("dvc.lock")
     if dvc_file.exists():
-        return yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
+        return str(yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"])
     if lock.exists():
         for stage in yaml.safe_load(lock.read_text())["stages"].values():
             for out in stage.get("outs", []):
                 if Path(out["path"]) == Path(path):
-                    return out["md5"]
+                    return str(out["md5"])
     return "untracked"
 
 
@@ -95,7 +95,7 @@ def flat_params(params_file: Path) -> dict[str, str]:
 def log_model(model: Pipeline, example: pd.DataFrame) -> str:
     """Log the pipeline with its signature, an input example and exact requirements."""
     # Integer columns as int64, so that callers may send any integer width.
-    example = example.astype({c: "int64" for c in example.select_dtypes("integer").columns})
+    example = example.astype(dict.fromkeys(example.select_dtypes("integer").columns, "int64"))
     with warnings.catch_warnings():
         # MLflow hints that integer columns cannot hold missing values: zones never miss.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
@@ -112,4 +112,4 @@ def log_model(model: Pipeline, example: pd.DataFrame) -> str:
             f"numpy=={np.__version__}",
         ],
     )
-    return info.model_uri
+    return str(info.model_uri)

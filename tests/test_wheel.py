@@ -124,6 +124,7 @@ def test_wheel__every_subcommand_runs_from_the_installed_wheel(
 
     assessed = json.loads(run(installed, "assess", project, "--json", cwd=tmp_path))
     assert assessed["level"] == 1, assessed
+    assert assessed["next"]["diff"] == "mlops-ladder diff 1 2", "the installed command, not nox"
 
     # upgrade: the wheel holds the templates that rendered the project: the exact base
     commit(project, "Render the template", init=True)

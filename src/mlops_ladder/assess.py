@@ -39,6 +39,13 @@ from .assess_report import (
 __all__ = ["CRITERIA", "LEVELS", "TOP", "Criterion", "Evidence", "Hit", "assess", "main", "report"]
 
 
+def ladder_command(name: str, *args: str) -> str:
+    """The command that runs a ladder subcommand: the installed one, or in a clone its session."""
+    if (Path(__file__).resolve().parent / "templates").is_dir():  # an installed wheel
+        return " ".join(["mlops-ladder", name, *args])
+    return " ".join(["python3 -m nox -s", name, "--", *args])
+
+
 def _generator(repo: Repo) -> Generator | None:
     """A template at the top of the folder (or one level down) makes it a generator."""
     for path, kind in repo.generators:
@@ -90,8 +97,8 @@ def assess(root: Path, progress: Callable[[str], None] | None = None) -> Assessm
             "level": upper,
             "name": LEVELS[upper],
             "missing": [c["id"] for c in criteria if c["level"] == upper and not c["met"]],
-            "diff": f"python3 -m nox -s diff -- {level} {upper}",
-            "upgrade": f"python3 -m nox -s upgrade -- {shlex.quote(str(root))}"
+            "diff": ladder_command("diff", str(level), str(upper)),
+            "upgrade": ladder_command("upgrade", shlex.quote(str(root)))
             if (root / MARKER).is_file()  # its presence only; what it claims is never read
             else None,
         }

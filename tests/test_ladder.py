@@ -23,7 +23,7 @@ def test_diff__summarises_explains_and_shows_the_lines() -> None:
     summary, _, body = text.partition("\n\n--- ")
     assert summary.startswith("What level 1 adds to level 0:")
     assert "files added" in summary and "files removed" in summary
-    assert "removed tlc_simulator.py: moves, unchanged, into the package" in summary
+    assert "removed tlc_simulator.py: moves into the package" in summary
     assert "added   tests/test_train.py: unit tests:" in summary
     assert "changed README.md: describes level 1" in summary
     assert "no reason declared" not in summary

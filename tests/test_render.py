@@ -17,9 +17,9 @@ from mlops_ladder import ladder
 
 PACKAGE_MODULES = [
     "__init__", "__main__", "cli", "config", "data", "evaluate", "features", "predict",
-    "simulate", "train",
+    "schema", "simulate", "train",
 ]  # fmt: skip
-TEST_MODULES = ["conftest", "test_cli", "test_data", "test_simulate", "test_train"]
+TEST_MODULES = ["conftest", "test_cli", "test_data", "test_schema", "test_simulate", "test_train"]
 EXPECTED_FILES = {
     0: {
         ".gitignore",

@@ -175,7 +175,7 @@ def test_ingest__a_bad_batch_is_refused_and_nothing_downstream_runs(
         )
         assert failed.returncode != 0
         assert "refused green_tripdata_2024-02.parquet" in failed.stdout + failed.stderr
-        assert "negative or missing trip_distance" in failed.stdout + failed.stderr
+        assert "a trip_distance missing or outside 0..500" in failed.stdout + failed.stderr
         assert "Running stage 'prepare'" not in failed.stdout
         assert (level3 / "reports" / "gate.json").read_text() == gate_before
         assert {p.name: p.read_bytes() for p in (level3 / "data" / "raw").iterdir()} == raw_before

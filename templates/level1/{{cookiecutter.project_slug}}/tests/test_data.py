@@ -3,7 +3,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.data import TARGET, clean, read_month
+from {{ cookiecutter.package_name }}.data import clean, read_month
+from {{ cookiecutter.package_name }}.schema import TARGET
 
 
 def rides_lasting(*minutes: float) -> pd.DataFrame:
@@ -36,3 +37,8 @@ def test_clean__leaves_its_input_alone() -> None:
 def test_read_month__missing_file_says_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="simulate it"):
         read_month(tmp_path / "green_tripdata_2024-01.parquet")
+
+
+def test_clean__drops_rides_whose_features_are_missing_or_out_of_range() -> None:
+    rides = rides_lasting(10, 10, 10, 10).assign(trip_distance=[2.0, -1.0, float("nan"), 501.0])
+    assert clean(rides)["trip_distance"].tolist() == [2.0]

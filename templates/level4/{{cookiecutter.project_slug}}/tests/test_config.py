@@ -43,6 +43,11 @@ def test_load_settings__reads_every_section_of_the_projects_file() -> None:
         ({"data.rides": "many"}, "", "data.rides: Input should be a valid integer"),
         ({"data.train_month": "2024-13"}, "", "data.train_month: String should match"),
         ({"train.alpfa": 0.5}, "", "train.alpfa: Extra inputs are not permitted"),
+        (
+            {"train.numerical": ["trip_distance", "fare_amount"]},
+            "",
+            "train.numerical: Value error, ['fare_amount'] not among the numerical features",
+        ),
     ],
 )
 def test_load_settings__a_wrong_setting_is_named_with_its_file(

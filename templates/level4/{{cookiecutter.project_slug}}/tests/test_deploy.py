@@ -30,8 +30,8 @@ from {{ cookiecutter.package_name }}.deploy import (
     stop_local,
     wait_healthy,
 )
-from {{ cookiecutter.package_name }}.features import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.gate import Decision, release
+from {{ cookiecutter.package_name }}.schema import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.train import train
 

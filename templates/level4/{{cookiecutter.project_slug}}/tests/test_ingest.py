@@ -31,11 +31,12 @@ def test_problems__a_simulated_month_is_valid(raw_rides: pd.DataFrame) -> None:
         (lambda r: r.drop(columns="trip_distance"), "missing columns ['trip_distance']"),
         (lambda r: r.assign(PULocationID=r.PULocationID.astype(str)), "expected an integer"),
         (lambda r: r.head(10), "10 rows, fewer than ingest.min_rows=1000"),
-        (lambda r: r.assign(DOLocationID=999), "rides with a DOLocationID outside the zones"),
-        (lambda r: r.assign(trip_distance=-r.trip_distance), "negative or missing trip_distance"),
+        (lambda r: r.assign(DOLocationID=999), "have a DOLocationID missing or outside 1..265"),
+        (lambda r: r.assign(trip_distance=-r.trip_distance), "trip_distance missing or outside"),
+        (lambda r: r.assign(trip_distance=float("nan")), "trip_distance missing or outside 0..500"),
         (
             lambda r: r.assign(lpep_pickup_datetime=r.lpep_pickup_datetime - pd.Timedelta(days=40)),
-            "a pick-up outside the month",
+            "a lpep_pickup_datetime outside the month",
         ),
     ],
 )

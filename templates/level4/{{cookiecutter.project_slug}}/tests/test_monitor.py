@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings, override
-from {{ cookiecutter.package_name }}.data import TARGET, clean
+from {{ cookiecutter.package_name }}.data import clean
 from {{ cookiecutter.package_name }}.monitor import (
     Figures,
     add_decision,
@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.monitor import (
     measure,
     served_version,
 )
+from {{ cookiecutter.package_name }}.schema import TARGET
 from {{ cookiecutter.package_name }}.simulate import simulate_month
 
 # The thresholds of params.yaml, named here so that a tuned params.yaml leaves the tests alone.

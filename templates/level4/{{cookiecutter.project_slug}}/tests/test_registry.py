@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import registry, tracking
-from {{ cookiecutter.package_name }}.features import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.gate import release
 from {{ cookiecutter.package_name }}.predict import predict
+from {{ cookiecutter.package_name }}.schema import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.train import train
 
 

@@ -14,10 +14,10 @@ from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.data import clean
 from {{ cookiecutter.package_name }}.evaluate import rmse
-from {{ cookiecutter.package_name }}.features import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.gate import release
 from {{ cookiecutter.package_name }}.predlog import PredictionLog
 from {{ cookiecutter.package_name }}.replay import replay
+from {{ cookiecutter.package_name }}.schema import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.simulate import simulate_month
 from {{ cookiecutter.package_name }}.train import train

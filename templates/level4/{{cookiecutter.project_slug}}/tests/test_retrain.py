@@ -23,7 +23,6 @@ from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import Settings, load_settings, override
 from {{ cookiecutter.package_name }}.data import clean
 from {{ cookiecutter.package_name }}.deploy import call
-from {{ cookiecutter.package_name }}.features import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.gate import release
 from {{ cookiecutter.package_name }}.predict import predict
 from {{ cookiecutter.package_name }}.predlog import PredictionLog, url_from_env
@@ -35,6 +34,7 @@ from {{ cookiecutter.package_name }}.retrain import (
     retrain_if_needed,
     split,
 )
+from {{ cookiecutter.package_name }}.schema import CATEGORICAL, NUMERICAL
 from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.simulate import simulate_month
 from {{ cookiecutter.package_name }}.train import train

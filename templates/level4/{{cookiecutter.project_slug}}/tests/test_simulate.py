@@ -1,9 +1,11 @@
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.simulate import SCENARIOS, simulate_month, write_month
+from {{ cookiecutter.package_name }} import schema
+from {{ cookiecutter.package_name }}.simulate import SCENARIOS, invent, simulate_month, write_month
 
 TLC_GREEN_COLUMNS = [
     "VendorID", "lpep_pickup_datetime", "lpep_dropoff_datetime", "store_and_fwd_flag",
@@ -52,3 +54,20 @@ def test_write_month__writes_the_tlc_file_name(tmp_path: Path) -> None:
     path = write_month("2024-05", tmp_path / "data", rides=50)
     assert path.name == "green_tripdata_2024-05.parquet"
     assert len(pd.read_parquet(path)) == 50
+
+
+def test_simulate_month__invents_a_feature_it_does_not_know(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wheels = schema.Column("wheels", "integer", "per car", minimum=3, maximum=4)
+    weight = schema.Column("weight", "number", "tons", minimum=1, maximum=2)
+    monkeypatch.setattr(schema, "FEATURES", (*schema.FEATURES, wheels, weight))
+    rides = simulate_month("2024-03", rides=200)
+    assert set(rides["wheels"]) == {3, 4}
+    assert rides["weight"].between(1, 2).all()
+
+
+def test_invent__refuses_a_type_it_cannot_make_up() -> None:
+    when = schema.Column("booked_at", "datetime", "when the ride was booked")
+    with pytest.raises(ValueError, match="cannot invent values for the datetime column"):
+        invent(when, np.random.default_rng(0), 3)

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.data import TARGET
 from {{ cookiecutter.package_name }}.evaluate import rmse
 from {{ cookiecutter.package_name }}.predict import PREDICTION, predict
+from {{ cookiecutter.package_name }}.schema import TARGET
 from {{ cookiecutter.package_name }}.train import load_model, save_model, train
 
 

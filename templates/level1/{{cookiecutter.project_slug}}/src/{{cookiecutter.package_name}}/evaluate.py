@@ -4,8 +4,8 @@ import pandas as pd
 from sklearn.metrics import root_mean_squared_error
 from sklearn.pipeline import Pipeline
 
-from .data import TARGET
 from .predict import predict
+from .schema import TARGET
 
 
 def rmse(model: Pipeline, rides: pd.DataFrame) -> float:

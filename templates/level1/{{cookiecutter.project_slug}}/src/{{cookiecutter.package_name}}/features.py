@@ -1,4 +1,5 @@
-"""The model: pick-up and drop-off zones plus distance, into a linear regressor."""
+"""The model: the categorical features one-hot encoded, the numerical ones as they are, into a
+linear regressor. The defaults are the schema's features."""
 
 from collections.abc import Sequence
 
@@ -7,18 +8,17 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-CATEGORICAL = ("PULocationID", "DOLocationID")
-NUMERICAL = ("trip_distance",)
+from .schema import CATEGORICAL, NUMERICAL
 
 
 def build_pipeline(
     alpha: float, categorical: Sequence[str] = CATEGORICAL, numerical: Sequence[str] = NUMERICAL
 ) -> Pipeline:
-    """An unfitted pipeline; zones never seen in training are ignored, not errors."""
+    """An unfitted pipeline; categories never seen in training are ignored, not errors."""
     encode = ColumnTransformer(
         [
-            ("zones", OneHotEncoder(handle_unknown="ignore"), list(categorical)),
-            ("distance", "passthrough", list(numerical)),
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), list(categorical)),
+            ("numerical", "passthrough", list(numerical)),
         ]
     )
     return Pipeline([("features", encode), ("regressor", Ridge(alpha=alpha))])

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from .data import TARGET
-from .features import CATEGORICAL, NUMERICAL, build_pipeline
+from .features import build_pipeline
+from .schema import CATEGORICAL, NUMERICAL, TARGET
 
 
 def train(

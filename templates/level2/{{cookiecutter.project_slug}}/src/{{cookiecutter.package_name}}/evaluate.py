@@ -11,8 +11,8 @@ from sklearn.pipeline import Pipeline
 
 from . import tracking
 from .config import Settings, run_stage
-from .data import TARGET
 from .predict import predict
+from .schema import TARGET
 from .train import load_model
 
 

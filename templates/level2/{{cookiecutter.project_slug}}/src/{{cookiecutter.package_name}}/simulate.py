@@ -5,6 +5,8 @@ month) so that every run, every level and every workshop laptop sees the same
 numbers. It writes files named and shaped like the real ones
 (https://www.nyc.gov/site/tlc/about/tlc-trip-record-data.page), so a real
 `green_tripdata_YYYY-MM.parquet` dropped into the data folder is used unchanged.
+The file names and the columns the project reads are the schema's (`schema.py`);
+a feature column the simulator does not know gets invented values in its range.
 
 Named drift scenarios (`SCENARIOS`) change the world on purpose; the
 monitoring of maturity level 4 is meant to notice them.
@@ -16,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-N_ZONES = 265  # TLC taxi zones are numbered 1..265
+from . import schema
+from .schema import N_ZONES
+
 SERVED_ZONES = 60  # zones that see regular green-taxi traffic
 NEW_ZONES = (1, 2, 3, 4, 5)  # zones that only the "new_zone" scenario serves
 
@@ -37,11 +41,6 @@ SCENARIOS = {
     "long_trips": Scenario("trips get 80% longer", distance_factor=1.8),
     "new_zone": Scenario("30% of rides start in zones never seen", new_zone_share=0.3),
 }
-
-
-def file_name(month: str) -> str:
-    """The TLC's file name for a month such as "2024-01"."""
-    return f"green_tripdata_{month}.parquet"
 
 
 def _city(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -96,8 +95,8 @@ def simulate_month(
     frame = pd.DataFrame(
         {
             "VendorID": rng.choice([1, 2], size=rides, p=[0.2, 0.8]).astype("int32"),
-            "lpep_pickup_datetime": pickup.astype("datetime64[us]"),
-            "lpep_dropoff_datetime": dropoff.astype("datetime64[us]"),
+            schema.PICKUP.name: pickup.astype("datetime64[us]"),
+            schema.DROPOFF.name: dropoff.astype("datetime64[us]"),
             "store_and_fwd_flag": np.where(rng.random(rides) < 0.005, "Y", "N"),
             "RatecodeID": 1.0,
             "PULocationID": zones[pu].astype("int32"),
@@ -117,14 +116,28 @@ def simulate_month(
             "congestion_surcharge": congestion,
         }
     )
-    return frame.sort_values("lpep_pickup_datetime", ignore_index=True)
+    for column in schema.FEATURES:  # a feature of your own schema that no ride here holds
+        if column.name not in frame.columns:
+            frame[column.name] = invent(column, rng, rides)
+    return frame.sort_values(schema.PICKUP.name, ignore_index=True)
+
+
+def invent(column: schema.Column, rng: np.random.Generator, rides: int) -> np.ndarray:
+    """Values for a column the simulator knows nothing about: uniform in its range."""
+    low = 0.0 if column.minimum is None else column.minimum
+    high = low + 1.0 if column.maximum is None else column.maximum
+    if column.dtype == "integer":
+        return rng.integers(int(low), int(high), size=rides, endpoint=True)
+    if column.dtype == "number":
+        return rng.uniform(low, high, size=rides).round(2)
+    raise ValueError(f"cannot invent values for the {column.dtype} column {column.name}")
 
 
 def write_month(
     month: str, data_dir: Path, rides: int = 20_000, scenario: str = "none", seed: int = 42
 ) -> Path:
     """Simulate a month and write it where the real monthly file would go."""
-    path = Path(data_dir) / file_name(month)
+    path = Path(data_dir) / schema.file_name(month)
     path.parent.mkdir(parents=True, exist_ok=True)
     simulate_month(month, rides=rides, scenario=scenario, seed=seed).to_parquet(path, index=False)
     return path

@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from . import schema
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -46,8 +56,17 @@ class Data(Section):
 
 class Train(Section):
     alpha: Annotated[float, Field(ge=0)]
-    categorical: tuple[str, ...]
+    categorical: tuple[str, ...]  # which of the schema's features the model uses
     numerical: tuple[str, ...]
+
+    @field_validator("categorical", "numerical")
+    @classmethod
+    def in_schema(cls, names: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """Each name is a feature of that kind in schema.py."""
+        kind = schema.CATEGORICAL if info.field_name == "categorical" else schema.NUMERICAL
+        if unknown := [name for name in names if name not in kind]:
+            raise ValueError(f"{unknown} not among the {info.field_name} features of schema.py")
+        return names
 
 
 class Evaluate(Section):

@@ -4,10 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .simulate import file_name
-
-TARGET = "duration"
-MIN_MINUTES, MAX_MINUTES = 1, 60
+from .schema import DROPOFF, FEATURES, MAX_MINUTES, MIN_MINUTES, PICKUP, TARGET, file_name
 
 
 def month_path(data_dir: Path, month: str) -> Path:
@@ -25,8 +22,12 @@ def read_month(path: Path) -> pd.DataFrame:
 
 
 def clean(rides: pd.DataFrame) -> pd.DataFrame:
-    """Add the ride duration in minutes; keep the rides from MIN_MINUTES to MAX_MINUTES long."""
-    elapsed = rides["lpep_dropoff_datetime"] - rides["lpep_pickup_datetime"]
+    """Add the ride duration in minutes; keep the rides from MIN_MINUTES to MAX_MINUTES long
+    whose features are present and within the schema's ranges (what the service accepts)."""
+    elapsed = rides[DROPOFF.name] - rides[PICKUP.name]
     rides = rides.assign(**{TARGET: elapsed.dt.total_seconds() / 60})
     kept = rides[TARGET].between(MIN_MINUTES, MAX_MINUTES)
+    for column in FEATURES:
+        if column.name in rides.columns:
+            kept &= column.within(rides[column.name])
     return rides[kept].reset_index(drop=True)

@@ -10,7 +10,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, params
@@ -19,7 +19,15 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    create_model,
+)
 from pydantic.config import JsonDict
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import ElasticNet, LinearRegression, Ridge
@@ -29,12 +37,11 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import registry
-from .simulate import N_ZONES
+from . import registry, schema
 
 MAX_BATCH = 1000  # rides per request; larger batches get a 422
 MAX_BODY_BYTES = 1_000_000  # a larger request body gets a 413 before it is read whole
-EXAMPLE_RIDE: JsonDict = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+EXAMPLE_RIDE: JsonDict = {column.name: column.typical for column in schema.FEATURES}
 log = logging.getLogger(__name__)
 
 
@@ -47,15 +54,27 @@ def whole(value: Any) -> Any:
 Whole = Annotated[int, BeforeValidator(whole)]
 
 
-class Ride(BaseModel):
-    """One ride to score: the trip-record fields that the model uses."""
+def ride_field(column: schema.Column) -> tuple[Any, Any]:
+    """The request field of a feature column: its type, valid range and meaning."""
+    low, high, description = column.minimum, column.maximum, column.description
+    if column.dtype == "integer":
+        return Whole, Field(ge=low, le=high, description=description)
+    if column.dtype == "number":
+        return float, Field(ge=low, le=high, allow_inf_nan=False, description=description)
+    raise TypeError(f"feature {column.name}: the service takes integers and numbers only")
 
-    model_config = ConfigDict(
-        extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_RIDE]}
+
+if TYPE_CHECKING:  # the type checker sees a model; its fields are schema.FEATURES at run time
+    Ride = BaseModel
+else:
+    Ride = create_model(
+        "Ride",
+        __doc__="One ride to score: the trip-record fields of schema.FEATURES.",
+        __config__=ConfigDict(
+            extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_RIDE]}
+        ),
+        **{column.name: ride_field(column) for column in schema.FEATURES},
     )
-    PULocationID: Whole = Field(ge=1, le=N_ZONES, description="pick-up TLC taxi zone")
-    DOLocationID: Whole = Field(ge=1, le=N_ZONES, description="drop-off TLC taxi zone")
-    trip_distance: float = Field(ge=0, le=500, allow_inf_nan=False, description="miles")
 
 
 def one_or_many(value: Any) -> str:
@@ -368,14 +387,8 @@ def pandas_scorer(model: Pipeline) -> Scorer:
     """Any pipeline: the rides as a frame, through `model.predict`."""
 
     def score(rides: list[Ride]) -> list[float]:
-        frame = pd.DataFrame(
-            {
-                "PULocationID": [ride.PULocationID for ride in rides],
-                "DOLocationID": [ride.DOLocationID for ride in rides],
-                "trip_distance": [ride.trip_distance for ride in rides],
-            }
-        )
-        return [float(minutes) for minutes in model.predict(frame)]
+        frame = pd.DataFrame([ride.model_dump() for ride in rides])
+        return [float(minutes) for minutes in model.predict(frame[model.feature_names_in_])]
 
     return score
 
@@ -456,7 +469,7 @@ def create_app(
             Body(
                 openapi_examples={
                     "one ride": {"value": EXAMPLE_RIDE},
-                    "a batch": {"value": [EXAMPLE_RIDE, {**EXAMPLE_RIDE, "trip_distance": 7.0}]},
+                    "a batch": {"value": [EXAMPLE_RIDE, EXAMPLE_RIDE]},
                 }
             ),
         ],

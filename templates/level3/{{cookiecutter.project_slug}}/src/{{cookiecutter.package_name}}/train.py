@@ -11,8 +11,8 @@ from sklearn.pipeline import Pipeline
 
 from . import tracking
 from .config import PARAMS_FILE, Settings, run_stage
-from .data import TARGET
-from .features import CATEGORICAL, NUMERICAL, build_pipeline
+from .features import build_pipeline
+from .schema import CATEGORICAL, NUMERICAL, TARGET
 
 
 def train(

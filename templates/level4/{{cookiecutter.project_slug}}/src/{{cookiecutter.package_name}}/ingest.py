@@ -10,7 +10,8 @@ import pyarrow as pa
 
 from .config import Settings, run_stage
 from .data import month_path
-from .simulate import file_name, write_month
+from .schema import file_name
+from .simulate import write_month
 from .validate import problems
 
 

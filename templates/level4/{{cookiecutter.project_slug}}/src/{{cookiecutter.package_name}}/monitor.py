@@ -20,12 +20,10 @@ from mlflow.exceptions import MlflowException
 
 from . import registry, tracking
 from .config import Settings
-from .data import TARGET
 from .predict import predict
 from .predlog import PredictionLog
+from .schema import CATEGORICAL, NUMERICAL, TARGET
 
-CATEGORICAL = ["PULocationID", "DOLocationID"]
-NUMERICAL = ["trip_distance", "prediction"]
 REFERENCE_ARTIFACT = "reference/rides.parquet"  # logged by retraining; else the prepared month
 COLUMN_SCORE = re.compile(r"ValueDrift\(column=(?P<column>\w+),")
 EXPERIMENT = f"{tracking.EXPERIMENT}-monitoring"  # a run per monitoring job, with its report
@@ -99,7 +97,7 @@ def reference(release: registry.Release, settings: Settings) -> pd.DataFrame:
     except (MlflowException, OSError):
         path = settings.paths.train
     rides = pd.read_parquet(path)
-    return rides[[*CATEGORICAL, "trip_distance"]].assign(
+    return rides[[*CATEGORICAL, *NUMERICAL]].assign(
         prediction=predict(release.model, rides).to_numpy(), duration=rides[TARGET].to_numpy()
     )
 
@@ -115,9 +113,10 @@ def measure(
     ones (fetched apart: under heavy traffic, ground truth lags behind the newest requests)."""
     enough = len(labelled) >= settings.monitor.min_labelled
     # With enough ground truth, the labelled rides show target drift too.
-    current, numerical = (labelled, [*NUMERICAL, "duration"]) if enough else (window, NUMERICAL)
-    columns = CATEGORICAL + numerical
-    definition = DataDefinition(numerical_columns=numerical, categorical_columns=CATEGORICAL)
+    numerical = [*NUMERICAL, "prediction", *(["duration"] if enough else [])]
+    current = labelled if enough else window
+    columns = [*CATEGORICAL, *numerical]
+    definition = DataDefinition(numerical_columns=numerical, categorical_columns=[*CATEGORICAL])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         preset = DataDriftPreset(columns=columns, drift_share=settings.monitor.drift_share)

@@ -14,7 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from .schema import FEATURES
+
 DEFAULT_URL = "sqlite:///predictions.db"
+SQL_TYPES = {"integer": sa.Integer, "number": sa.Float, "datetime": sa.DateTime}
 metadata = sa.MetaData()
 predictions = sa.Table(
     "predictions",
@@ -24,9 +27,7 @@ predictions = sa.Table(
     sa.Column("row", sa.Integer, nullable=False),
     sa.Column("logged_at", sa.DateTime, nullable=False),
     sa.Column("model_version", sa.String(32), nullable=False),
-    sa.Column("PULocationID", sa.Integer, nullable=False),
-    sa.Column("DOLocationID", sa.Integer, nullable=False),
-    sa.Column("trip_distance", sa.Float, nullable=False),
+    *(sa.Column(column.name, SQL_TYPES[column.dtype], nullable=False) for column in FEATURES),
     sa.Column("prediction", sa.Float, nullable=False),
     sa.UniqueConstraint("request_id", "row"),
 )

@@ -7,8 +7,8 @@ import os
 import urllib.request
 from typing import Any
 
-from .data import TARGET, clean
-from .features import CATEGORICAL, NUMERICAL
+from .data import clean
+from .schema import CATEGORICAL, NUMERICAL, TARGET
 from .simulate import simulate_month
 
 

@@ -21,13 +21,12 @@ from mlflow.entities import RunStatus
 
 from . import dashboard, monitor, registry, tracking
 from .config import Settings
-from .data import TARGET
 from .deploy import LOCAL_URL, call, deploy, stop_local
 from .evaluate import scores
-from .features import CATEGORICAL, NUMERICAL
 from .gate import Decision, release
 from .predict import predict
 from .predlog import PredictionLog, url_from_env
+from .schema import TARGET
 from .train import train
 
 LOCK = "retraining"
@@ -92,7 +91,7 @@ def retrain(settings: Settings, window: pd.DataFrame) -> Decision:
         model = train(
             rides, settings.train.alpha, settings.train.categorical, settings.train.numerical
         )
-        model_uri = tracking.log_model(model, rides[[*CATEGORICAL, *NUMERICAL]].head(5))
+        model_uri = tracking.log_model(model, rides[list(model.feature_names_in_)].head(5))
         # The same figures as the pipeline's evaluate stage: /model shows them for any version.
         measured = scores(holdout, predict(model, holdout))
         mlflow.log_metrics({f"val_{name}": value for name, value in measured.items()})

@@ -86,6 +86,7 @@ LONGEST_FIRST = (
     "test_level_up.py",
     "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[4]",
     "test_level4.py",
+    "test_own_data.py",
     "test_lessons.py::test_lesson__every_runnable_command_prints_what_the_lesson_shows[3]",
     "test_level3.py::test_team_mode",
     "test_level2.py",

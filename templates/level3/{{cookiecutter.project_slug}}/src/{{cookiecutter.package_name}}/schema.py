@@ -65,7 +65,7 @@ NUMERICAL = tuple(column.name for column in FEATURES if not column.categorical)
 TARGET = "duration"  # minutes from PICKUP to DROPOFF: what the model predicts
 MIN_MINUTES, MAX_MINUTES = 1, 60  # rides outside this range are glitches, not rides
 
-FILE_PREFIX = "green_tripdata"  # the TLC's name for the green-taxi monthly files
+FILE_PREFIX = "green_tripdata"  # a month is the file FILE_PREFIX_YYYY-MM.parquet
 
 
 def file_name(month: str) -> str:

@@ -69,7 +69,7 @@ if TYPE_CHECKING:  # the type checker sees a model; its fields are schema.FEATUR
 else:
     Ride = create_model(
         "Ride",
-        __doc__="One ride to score: the trip-record fields of schema.FEATURES.",
+        __doc__="One ride to score: the trip-record fields that the model uses.",
         __config__=ConfigDict(
             extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_RIDE]}
         ),
@@ -388,7 +388,8 @@ def pandas_scorer(model: Pipeline) -> Scorer:
 
     def score(rides: list[Ride]) -> list[float]:
         frame = pd.DataFrame([ride.model_dump() for ride in rides])
-        return [float(minutes) for minutes in model.predict(frame[model.feature_names_in_])]
+        columns = list(getattr(model, "feature_names_in_", frame.columns))  # in the fit's order
+        return [float(minutes) for minutes in model.predict(frame[columns])]
 
     return score
 

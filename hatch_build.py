@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hatchling.builders.config import BuilderConfig
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 RECORDED = "src/mlops_ladder/build.json"  # where an sdist carries it
@@ -44,14 +45,41 @@ def clean_commit(root: Path) -> str | None:
         return None
 
 
-class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
+def shippable(root: Path) -> list[str] | None:
+    """The files under the clone at `root` that git would ship (tracked, or new and not
+    ignored: no bytecode, caches or editor files), or None outside a clone."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        if Path(top).resolve() != root.resolve():
+            return None
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
+             "--exclude-standard", "--", *DATA],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return [path for path in listed.split("\0") if path and (root / path).is_file()]
+
+
+class CustomBuildHook(BuildHookInterface[BuilderConfig]):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if version == "editable":  # an editable install runs from the clone: git knows
             return
         root = Path(self.root)
         if self.target_name == "wheel":
+            shipped = shippable(root)
             for source, target in DATA.items():
-                build_data["force_include"][str(root / source)] = target
+                if shipped is None:  # an unpacked sdist: it holds only what git would ship
+                    build_data["force_include"][str(root / source)] = target
+                    continue
+                for path in shipped:
+                    if path == source or path.startswith(f"{source}/"):
+                        inside = target + path.removeprefix(source)
+                        build_data["force_include"][str(root / path)] = inside
         carried = root / RECORDED
         if carried.is_file():  # built from an sdist
             build_data["force_include"][str(carried)] = IN_WHEEL

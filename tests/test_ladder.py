@@ -2,6 +2,7 @@
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pages
@@ -70,6 +71,27 @@ def test_diff_html__without_a_path_writes_diff_low_high_html_where_it_runs(
     assert cli.main(["diff", "3", "4", "--html"]) == 0
     assert (tmp_path / "diff-3-4.html").read_text().startswith("<!doctype html>")
     assert f"page written to {tmp_path / 'diff-3-4.html'}" in capsys.readouterr().out
+
+
+def test_diff_html__a_folder_gets_the_page_under_its_default_name(
+    tmp_path: Path, capsys: CaptureFixture[str]
+) -> None:
+    assert cli.main(["diff", "3", "4", "--html", str(tmp_path)]) == 0
+    assert (tmp_path / "diff-3-4.html").read_text().startswith("<!doctype html>")
+
+
+def test_new__a_failing_first_run_says_which_step_and_where_the_project_is(
+    tmp_path: Path, monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
+    def fails(level: int, project: Path, package: str) -> None:  # a step that exits 2
+        subprocess.run(["python3", "-c", "raise SystemExit(2)"], check=True)
+
+    monkeypatch.setattr(ladder, "first_run", fails)
+    assert cli.main(["new", "1", str(tmp_path / "project")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: the first run stopped at `python3 -c 'raise SystemExit(2)'`")
+    assert "(exit code 2); the project is in " in error
+    assert (tmp_path / "project").is_dir(), "what was rendered stays, to fix and run again"
 
 
 def test_diff__minified_code_shows_as_its_size_and_digest(tmp_path: Path) -> None:

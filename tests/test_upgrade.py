@@ -73,7 +73,8 @@ def test_upgrade__same_lines_changed_on_both_sides_leave_conflict_markers(
     printed = capsys.readouterr().out
     merged = config.read_text()
     # Level 2 moves the value to params.yaml: the line the owner changed is gone there.
-    assert "<<<<<<< yours\n    alpha: float = 0.5\n=======\n>>>>>>> level 2\n" in merged
+    assert "<<<<<<< yours\n    alpha: float = 0.5\n" in merged
+    assert "=======\n>>>>>>> level 2\n" in merged
     assert "PARAMS_FILE = Path" in merged  # the parts only level 2 changed are merged in
     assert f"conflict src/{project.name}/config.py" in printed
     assert "1 file(s) need you" in printed and "move any value you changed" in printed

@@ -65,6 +65,10 @@ def head(repository: Path) -> str:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     root = tmp_path_factory.mktemp("wheel")
     source = copy_of_clone(root / "mlops-ladder")
+    # What a working clone also holds, which git ignores: the wheel must not ship it.
+    stray = source / "templates" / "level1" / "__pycache__" / "stray.cpython-311.pyc"
+    stray.parent.mkdir()
+    stray.write_bytes(b"not a template")
     uv("build", "--wheel", "--quiet", "--out-dir", root / "dist", source)
     (wheel,) = (root / "dist").glob("mlops_ladder-*.whl")
     uv("venv", "--quiet", root / "venv")

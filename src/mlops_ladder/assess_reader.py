@@ -357,7 +357,8 @@ class Repo:
 
 
 def _from_top(root: Path, path: str) -> str:
-    ups = len(re.match(r"^(?:\.\./)*", path).group(0)) // 3  # type: ignore[union-attr]
+    leading = re.match(r"(?:\.\./)*", path)  # always matches, if only the empty string
+    ups = len(leading.group(0)) // 3 if leading else 0
     parts = root.resolve().parts
     return "/".join(parts[len(parts) - ups :])
 
@@ -594,6 +595,8 @@ class _Walker:
         pop, push = stack.pop, stack.append
         while stack:
             node, function, in_loop = pop()
+            # Dispatch on the exact type, which is faster than isinstance on every node; mypy
+            # does not narrow `type(node) is ...`, hence the ignores below (the type is checked).
             kind = type(node)
             if kind is ast.Name or kind is ast.Constant:
                 continue

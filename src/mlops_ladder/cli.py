@@ -11,6 +11,7 @@ The nox sessions of a clone (`nox -s new`, `diff`, `upgrade`, `assess`) run this
 
 import argparse
 import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -86,7 +87,16 @@ def cmd_new(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ladder.ProjectExists as error:
         parser.error(str(error))
     package = ladder.package_of(ladder.tree(project)) or project.name
-    ladder.first_run(args.level, project, package)
+    try:
+        ladder.first_run(args.level, project, package)
+    except subprocess.CalledProcessError as error:
+        command = error.cmd if isinstance(error.cmd, str) else shlex.join(map(str, error.cmd))
+        print(
+            f"error: the first run stopped at `{command}` (exit code {error.returncode}); the "
+            f"project is in {ladder.shown(project)}: fix the cause and run it there",
+            file=sys.stderr,
+        )
+        return 1
     print(f"\nLevel {args.level} project ready in {ladder.shown(project)}")
     print(f"Next: cd {shlex.quote(ladder.shown(project))} and read its README.md")
     return 0
@@ -127,6 +137,8 @@ def cmd_diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     page = None
     if args.html is not None:
         page = Path(args.html or f"diff-{args.low}-{args.high}.html")
+        if page.is_dir():  # a folder: the page goes in it, under its default name
+            page = page / f"diff-{args.low}-{args.high}.html"
         if not page.parent.is_dir():
             parser.error(f"--html {page}: the folder {page.parent} does not exist")
     sys.stdout.write(ladder.diff_text(args.low, args.high))

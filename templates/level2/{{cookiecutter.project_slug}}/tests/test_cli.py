@@ -43,6 +43,16 @@ def test_cli__bad_month_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert "is not a month like 2024-01" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("rides", ["0", "-5", "many"])
+def test_cli__rides_must_be_a_whole_number_above_zero(
+    rides: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["simulate", "2024-01", "--rides", rides])
+    assert stop.value.code == 2
+    assert "is not a whole number above 0" in capsys.readouterr().err
+
+
 def test_cli__the_installed_command_and_python_m_run_the_same_cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

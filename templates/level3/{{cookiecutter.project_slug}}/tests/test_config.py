@@ -8,7 +8,13 @@ import pytest
 import yaml
 
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings, run_stage
+from {{ cookiecutter.package_name }}.config import (
+    Settings,
+    SettingsError,
+    load_settings,
+    override,
+    run_stage,
+)
 
 PROJECT = Path(__file__).parents[1]
 
@@ -71,6 +77,25 @@ def test_load_settings__a_missing_or_broken_file_says_so(tmp_path: Path) -> None
         load_settings(tmp_path / "params.yaml")
 
 
+def test_load_settings__an_unreadable_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_bytes(b"data:\n  rides: \xff\n")
+    with pytest.raises(SettingsError, match=r"params\.yaml cannot be read: .*utf-8"):
+        load_settings(tmp_path / "params.yaml")
+    with pytest.raises(SettingsError, match="cannot be read"):
+        load_settings(tmp_path)  # a folder
+
+
+def test_override__names_the_key_that_is_wrong() -> None:
+    settings = load_settings(PROJECT / "params.yaml")
+    assert override(settings, {"train.alpha": 0.5}).train.alpha == 0.5
+    assert settings == load_settings(PROJECT / "params.yaml"), "a copy; the settings stay"
+    with pytest.raises(SettingsError, match=r"^the changed settings: train\.alpha: Input should"):
+        override(settings, {"train.alpha": -1, "data.seed": 3})
+    for unknown in ("nope.x", "train.alpha.x", "train.alfa"):
+        with pytest.raises(SettingsError, match=f"^{unknown}: no such setting"):
+            override(settings, {unknown: 1})
+
+
 def test_settings__are_frozen() -> None:
     settings = load_settings(PROJECT / "params.yaml")
     with pytest.raises(ValueError, match="frozen"):
@@ -87,8 +112,8 @@ def test_cli__from_the_wrong_folder_says_params_yaml_is_missing_exit_2(
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr == (
-        "error: params.yaml is missing: run from the project's folder, or name the file with "
-        "--params\n"
+        "error: params.yaml is missing: run from the project's folder, or name the settings "
+        "file: --params PATH before the command\n"
     ), "one line, no traceback"
 
 

@@ -1,6 +1,7 @@
 """The workshop replayer against the service on a loopback port: its rides are served and
 logged, their ground truth stored, and the live error it reports is the served model's."""
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,3 +90,21 @@ def test_cli__replay_without_feedback_then_the_ground_truth_from_a_file(
         main(["feedback", str(tmp_path / "unknown.parquet")])
     assert stop.value.code == 1
     assert "1 rows match no logged prediction" in capsys.readouterr().err
+
+
+def test_cli__replay_to_no_service_or_a_refusing_one_is_one_line(
+    champion: Pipeline, log: PredictionLog, live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a free port on which nothing listens
+        probe.bind(("127.0.0.1", 0))
+        nothing = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(SystemExit) as stop:
+        main(["replay", "2024-04", "--rides", "50", "--url", nothing])
+    assert stop.value.code == 1
+    assert capsys.readouterr().err.startswith(f"error: no service answers at {nothing}/predict")
+
+    url = live(create_app(prediction_log=log))
+    with pytest.raises(SystemExit) as stop:
+        main(["replay", "2024-04", "--rides", "1200", "--batch", "1001", "--url", url])
+    assert stop.value.code == 1
+    assert f"error: {url}/predict answered 422: " in capsys.readouterr().err

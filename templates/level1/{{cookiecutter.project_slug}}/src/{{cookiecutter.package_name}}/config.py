@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .features import CATEGORICAL, NUMERICAL
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -27,6 +29,8 @@ class Train:
     """The model's hyper-parameters."""
 
     alpha: float = 1.0
+    categorical: tuple[str, ...] = CATEGORICAL
+    numerical: tuple[str, ...] = NUMERICAL
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Command line: simulate data, train, predict.
+"""The project's command line: one command per task (`--help` lists them).
 
 Each command is one function, registered where it is defined with `@command(...)`: its name, its
 help and its arguments. Adding a command adds a function; nothing else changes. A command that
@@ -68,6 +68,12 @@ def _month(text: str) -> str:
     return text
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return int(text)
+
+
 T = TypeVar("T")
 
 
@@ -85,7 +91,7 @@ def _port(given: int | None) -> int:
     "simulate",
     "write simulated monthly trip records",
     arg("months", nargs="+", type=_month, metavar="MONTH"),
-    arg("--rides", type=int, help="rides per month (default: data.rides)"),
+    arg("--rides", type=_positive, help="rides per month (default: data.rides)"),
     arg("--scenario", choices=sorted(SCENARIOS), default="none"),
     arg("--seed", type=int, help="default: data.seed"),
     arg("--data-dir", type=Path, help="default: paths.raw"),
@@ -117,7 +123,8 @@ def train_model(args: argparse.Namespace, settings: Settings) -> None:
     train_month = _given(args.train_month, settings.data.train_month)
     val_month = _given(args.val_month, settings.data.val_month)
     rides = clean(read_month(month_path(data_dir, train_month)))
-    model = train(rides, _given(args.alpha, settings.train.alpha))
+    alpha = _given(args.alpha, settings.train.alpha)
+    model = train(rides, alpha, settings.train.categorical, settings.train.numerical)
     val_rmse = rmse(model, clean(read_month(month_path(data_dir, val_month))))
     print(f"trained on {len(rides)} rides of {train_month}")
     print(f"validation RMSE ({val_month}): {val_rmse:.4f} minutes")

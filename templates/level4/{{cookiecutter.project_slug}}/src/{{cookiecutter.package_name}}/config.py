@@ -8,7 +8,7 @@ frozen values.
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -117,24 +117,24 @@ class SettingsError(Exception):
 
 
 def load_settings(params_file: Path = PARAMS_FILE) -> Settings:
-    """Every setting from params_file, checked; SettingsError says what is wrong, in one line."""
+    """Every setting from params_file, checked; SettingsError says what is wrong, in one line.
+
+    Its paths stay relative to the folder the command runs in: the project's own folder.
+    """
     path = Path(params_file)
-    if not path.is_file():
+    if not path.exists():
         raise SettingsError(
-            f"{path} is missing: run from the project's folder, or name the file with --params"
+            f"{path} is missing: run from the project's folder, or name the settings file: "
+            "--params PATH before the command"
         )
     try:
-        params = yaml.safe_load(path.read_text())
+        with path.open(encoding="utf-8") as source:
+            params = yaml.safe_load(source)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path} cannot be read: {error}") from None
     except yaml.YAMLError as error:
         raise SettingsError(f"{path} is not valid YAML: {error}".replace("\n", " ")) from None
-    try:
-        return Settings.model_validate(params)
-    except ValidationError as error:
-        problems = [
-            f"{'.'.join(str(part) for part in problem['loc']) or 'the file'}: {problem['msg']}"
-            for problem in error.errors()
-        ]
-        raise SettingsError(f"{path}: {'; '.join(problems)}") from None
+    return _validated(params, str(path))
 
 
 def override(settings: Settings, changes: Mapping[str, object]) -> Settings:
@@ -142,16 +142,25 @@ def override(settings: Settings, changes: Mapping[str, object]) -> Settings:
     params = settings.model_dump()
     for dotted, value in changes.items():
         *sections, key = dotted.split(".")
-        table = params
+        table: Any = params
         for section in sections:
-            table = table[section]
-        if key not in table:
+            table = table.get(section) if isinstance(table, dict) else None
+        if not isinstance(table, dict) or key not in table:
             raise SettingsError(f"{dotted}: no such setting")
         table[key] = value
+    return _validated(params, "the changed settings")
+
+
+def _validated(params: object, source: str) -> Settings:
+    """The settings that params hold, or a SettingsError naming each wrong key."""
     try:
         return Settings.model_validate(params)
     except ValidationError as error:
-        raise SettingsError(f"{dotted}: {error.errors()[0]['msg']}") from None
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc']) or 'the file'}: {problem['msg']}"
+            for problem in error.errors()
+        ]
+        raise SettingsError(f"{source}: {'; '.join(problems)}") from None
 
 
 def run_stage(stage: Callable[[Settings], None], params_file: Path = PARAMS_FILE) -> None:

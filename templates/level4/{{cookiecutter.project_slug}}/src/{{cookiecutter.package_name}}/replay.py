@@ -4,6 +4,7 @@ service, then its ground truth, so a class can watch drift, retraining and recov
 import json
 import math
 import os
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -21,8 +22,15 @@ def post(url: str, payload: object) -> dict[str, Any]:
         headers["Authorization"] = f"Bearer {token}"
     body = json.dumps(payload).encode()
     request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310 (checked)
-    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 (as above)
-        answered: dict[str, Any] = json.loads(answer.read())
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 (as above)
+            answered: dict[str, Any] = json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")[:300]
+        raise ValueError(f"{url} answered {error.code}: {detail}") from None
+    except OSError as error:  # URLError too: nothing listens, or the host is unknown
+        reason = getattr(error, "reason", error)
+        raise ValueError(f"no service answers at {url} ({reason}): start it (make serve)") from None
     return answered
 
 

@@ -69,3 +69,60 @@ def test_cli__the_installed_command_and_python_m_run_the_same_cli(
         runpy.run_module(package, run_name="__main__")  # what `python -m` runs
     assert stop.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: python -m {package} [-h]")
+
+
+@pytest.mark.parametrize("command", ["serve", "deploy"])
+def test_cli__a_service_command_from_the_wrong_folder_makes_no_empty_store(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        main([command])
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == (
+        f"error: no mlflow.db in {tmp_path}: run this in the project's folder after the "
+        "pipeline (dvc repro), or set MLFLOW_TRACKING_URI\n"
+    )
+    assert list(tmp_path.iterdir()) == [], "nothing written where the command ran"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("SERVE_PORT", "abc", "'abc' is not a port number (1 to 65535)"),
+        ("SERVE_PORT", "70000", "'70000' is not a port number (1 to 65535)"),
+        ("RELOAD_SECONDS", "-1", "'-1' is not a number of seconds (0 or more)"),
+        ("RELOAD_SECONDS", "nan", "'nan' is not a number of seconds (0 or more)"),
+        ("MAX_BODY_BYTES", "0", "'0' is not a whole number above 0"),
+    ],
+)
+def test_cli__serve_checks_the_numbers_it_takes_from_the_environment(
+    variable: str,
+    value: str,
+    problem: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as stop:
+        main(["serve"])
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == f"error: ${variable}: {problem}\n"
+
+
+@pytest.mark.parametrize("option", ["--port=0", "--reload-seconds=-2", "--max-body-bytes=1.5"])
+def test_cli__serve_checks_the_numbers_of_its_options(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["serve", option])
+    assert stop.value.code == 2
+    assert f"argument {option.split('=')[0]}: '{option.split('=')[1]}' is not" in (
+        capsys.readouterr().err
+    )

@@ -351,3 +351,21 @@ def test_cli_changed__prints_a_step_output_and_why(
     main(["changed"])  # a run by hand: no earlier commit
     out, err = capsys.readouterr()
     assert (out, err) == ("code=true\n", "build the image: no earlier commit to compare with\n")
+
+
+def test_image_healthcheck__asks_the_port_the_service_listens_on(
+    store: str, rides: pd.DataFrame, live: Live
+) -> None:
+    released(rides, alpha=1.0)
+    url = live(create_app())
+    dockerfile = (Path(__file__).parents[1] / "Dockerfile").read_text()
+    check = json.loads(dockerfile.split("HEALTHCHECK", 1)[1].split("CMD", 1)[1].split("\n", 1)[0])
+    assert check[0] == "python", check
+    command = [sys.executable, *check[1:]]
+
+    def healthy(port: str) -> bool:
+        env = {**os.environ, "SERVE_PORT": port}
+        return subprocess.run(command, env=env, capture_output=True).returncode == 0
+
+    assert healthy(url.rsplit(":", 1)[1])
+    assert not healthy(nothing_listens().rsplit(":", 1)[1])

@@ -8,6 +8,7 @@ takes `settings` gets them; the others run without them.
 import argparse
 import inspect
 import json
+import math
 import os
 import re
 import sys
@@ -87,9 +88,37 @@ def _given(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+def _port_number(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return seconds
+
+
+def _or_env(given: T | None, name: str, default: str, parse: Callable[[str], T]) -> T:
+    """An option the command line gave, else the environment variable `name` (checked as the
+    option is: a bad value names the variable), else `default`."""
+    if given is not None:
+        return given
+    text = os.environ.get(name) or default
+    try:
+        return parse(text)
+    except argparse.ArgumentTypeError as error:
+        raise ValueError(f"${name}: {error}") from None
+
+
 def _port(given: int | None) -> int:
     """The service's port: --port, else $SERVE_PORT, else 8000."""
-    return given if given is not None else int(os.environ.get("SERVE_PORT", "8000"))
+    return _or_env(given, "SERVE_PORT", "8000", _port_number)
 
 
 @command(
@@ -163,16 +192,16 @@ def check_floor(args: argparse.Namespace, settings: Settings) -> None:
     "serve",
     "serve the champion over HTTP (also in the image)",
     arg("--host", help="default: $SERVE_HOST, else 127.0.0.1"),
-    arg("--port", type=int, help="default: $SERVE_PORT, else 8000"),
+    arg("--port", type=_port_number, help="default: $SERVE_PORT, else 8000"),
     arg(
         "--reload-seconds",
-        type=float,
+        type=_seconds,
         help="poll the registry and reload when the champion changes (0: only POST /reload; "
         "default: $RELOAD_SECONDS, else 0)",
     ),
     arg(
         "--max-body-bytes",
-        type=int,
+        type=_positive,
         help="a larger request body gets a 413 before it is read whole "
         "(default: $MAX_BODY_BYTES, else 1000000)",
     ),
@@ -183,23 +212,21 @@ def serve_champion(args: argparse.Namespace) -> None:
 
     from .serve import create_app, open_writes_problem
 
-    host = args.host or os.environ.get("SERVE_HOST", "127.0.0.1")
+    host, port = args.host or os.environ.get("SERVE_HOST", "127.0.0.1"), _port(args.port)
     # The token only from the environment: a command-line argument shows in `ps`.
     token = os.environ.get("SERVICE_TOKEN") or None
     problem = open_writes_problem(host, token, os.environ.get("ALLOW_OPEN_WRITES") == "1")
     if problem:
         raise ValueError(problem)
-    tracking.connect()
+    tracking.connect(existing=True)
     app = create_app(
-        reload_seconds=_given(args.reload_seconds, float(os.environ.get("RELOAD_SECONDS", "0"))),
+        reload_seconds=_or_env(args.reload_seconds, "RELOAD_SECONDS", "0", _seconds),
         token=token,
-        max_body_bytes=_given(
-            args.max_body_bytes, int(os.environ.get("MAX_BODY_BYTES", "1000000"))
-        ),
+        max_body_bytes=_or_env(args.max_body_bytes, "MAX_BODY_BYTES", "1000000", _positive),
         code_version=os.environ.get("CODE_VERSION") or None,  # the image's commit
     )
     with recorded_pid(args.pid_file):
-        uvicorn.run(app, host=host, port=_port(args.port))
+        uvicorn.run(app, host=host, port=port)
 
 
 @command(
@@ -215,14 +242,18 @@ def stop_service(args: argparse.Namespace) -> None:
     "deploy",
     "make the service serve the current champion",
     arg("--url", help="a running service to reload (default: the local one)"),
-    arg("--port", type=int, help="the local service's port (default: $SERVE_PORT, else 8000)"),
+    arg(
+        "--port",
+        type=_port_number,
+        help="the local service's port (default: $SERVE_PORT, else 8000)",
+    ),
     arg(
         "--image-tag",
         help="first roll this image out to the service (docker compose over ssh, see the README)",
     ),
 )
 def deploy_service(args: argparse.Namespace) -> None:
-    tracking.connect()
+    tracking.connect(existing=True)
     champion = registry.version_for(registry.CHAMPION)
     if champion is None:
         raise ValueError("the registry has no champion yet: run the pipeline (dvc repro)")
@@ -302,9 +333,12 @@ def reset_the_demo(args: argparse.Namespace, settings: Settings) -> None:
 )
 def load_feedback(args: argparse.Namespace) -> None:
     table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
-    rows = table[["request_id", "row", "duration"]].to_dict(orient="records")
+    columns = ["request_id", "row", "duration"]
+    if missing := [column for column in columns if column not in table.columns]:
+        raise ValueError(f"{args.file} has no column {', '.join(missing)}; it needs {columns}")
+    rows = table[columns].to_dict(orient="records")
     items = [{str(key): value for key, value in row.items()} for row in rows]
-    outcome = PredictionLog().add_feedback(items, correct=args.correct)
+    outcome = PredictionLog(existing=True).add_feedback(items, correct=args.correct)
     if outcome.unknown:
         raise ValueError(
             f"{len(outcome.unknown)} rows match no logged prediction, e.g. "
@@ -363,6 +397,8 @@ def main(argv: Sequence[str] | None = None, prog: str = COMMAND) -> int:
         parser.exit(2, f"error: {error}\n")
     try:
         chosen.handler(args, *settings)
+    except (KeyError, IndexError):
+        raise  # a bug, not a missing model or log: its traceback says where
     except (FileNotFoundError, ValueError, LookupError) as error:
         parser.exit(1, f"error: {error}\n")
     return 0

@@ -7,6 +7,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -94,8 +95,17 @@ def rows_of(
 class PredictionLog:
     """Durable records; a write returns only once it is committed, or raises."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, existing: bool = False) -> None:
+        """With `existing` (a command that adds to what the service logged), a local log that
+        is not there is an error, not a new empty one: run from another folder, every ride
+        would be unknown."""
         url = url or url_from_env()
+        local = Path(url.removeprefix("sqlite:///"))
+        if existing and url == DEFAULT_URL and not local.exists():
+            raise FileNotFoundError(
+                f"no {local} in {Path.cwd()}: run this in the project's folder, where the service "
+                "logs its predictions, or set PREDICTION_LOG_URL"
+            )
         self.engine = sa.create_engine(url, connect_args=self._connect_args(url))
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_wal)

@@ -23,9 +23,17 @@ EXPERIMENT = __package__
 ARTIFACTS = "project:mlruns"
 
 
-def connect() -> str:
-    """Point MLflow at MLFLOW_TRACKING_URI, or at the local SQLite file; returns the URI."""
+def connect(existing: bool = False) -> str:
+    """Point MLflow at MLFLOW_TRACKING_URI, or at the local SQLite file; returns the URI. With
+    `existing` (a command that only reads the store), a local file that is not there is an
+    error, not a new empty store: run from another folder, it would report no model at all."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    local = Path(uri.removeprefix("sqlite:///"))
+    if existing and uri == DEFAULT_TRACKING_URI and not local.exists():
+        raise FileNotFoundError(
+            f"no {local} in {Path.cwd()}: run this in the project's folder after the pipeline "
+            "(dvc repro), or set MLFLOW_TRACKING_URI"
+        )
     mlflow.set_tracking_uri(uri)
     return uri
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .features import CATEGORICAL, NUMERICAL
+from .schema import CATEGORICAL, NUMERICAL
 
 
 @dataclass(frozen=True)

@@ -28,19 +28,20 @@ from services import background, dockerfile_command, free_port, wait_for  # noqa
 from mlops_ladder import ladder  # noqa: E402
 
 MEASURE = """
-import dataclasses, json, resource, sys, time
+import json, resource, sys, time
 import pandas as pd
 from {package} import registry, tracking
-from {package}.config import load_settings
+from {package}.config import load_settings, override
 from {package}.monitor import measure, reference
 from {package}.predlog import PredictionLog
+from {package}.schema import FEATURES
 tracking.connect()
 settings, size = load_settings(), int(sys.argv[1])
 release = registry.load(registry.CHAMPION)
 ref = reference(release, settings)
 sample = ref.sample(size, replace=True, random_state=0).reset_index(drop=True)
 log = PredictionLog(f"sqlite:///{{sys.argv[2]}}")
-rows = sample[["PULocationID", "DOLocationID", "trip_distance", "prediction"]].assign(
+rows = sample[[*(column.name for column in FEATURES), "prediction"]].assign(
     request_id=[f"r{{i}}" for i in range(size)], row=0, logged_at=pd.Timestamp("2024-03-01"),
     model_version=release.version)
 with log.engine.begin() as connection:
@@ -55,7 +56,7 @@ window = log.window(size)
 # as monitor.run does when the window has enough of the champion's labelled rides
 labelled = window[window["model_version"] == release.version].dropna(subset=["duration"])
 read = time.perf_counter() - started
-settings = dataclasses.replace(settings, window=size)
+settings = override(settings, {{"monitor.window": size}})
 figures, _ = measure(window, labelled, ref, release.version, settings)
 total = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -2,17 +2,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import NUMERICAL_FEATURE, outside
 
 from {{ cookiecutter.package_name }}.data import clean, read_month
-from {{ cookiecutter.package_name }}.schema import TARGET
+from {{ cookiecutter.package_name }}.schema import DROPOFF, PICKUP, TARGET, file_name
 
 
 def rides_lasting(*minutes: float) -> pd.DataFrame:
     pickup = pd.Timestamp("2024-01-01 08:00")
     return pd.DataFrame(
         {
-            "lpep_pickup_datetime": [pickup] * len(minutes),
-            "lpep_dropoff_datetime": [pickup + pd.Timedelta(minutes=m) for m in minutes],
+            PICKUP.name: [pickup] * len(minutes),
+            DROPOFF.name: [pickup + pd.Timedelta(minutes=m) for m in minutes],
         }
     )
 
@@ -36,9 +37,12 @@ def test_clean__leaves_its_input_alone() -> None:
 
 def test_read_month__missing_file_says_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="simulate it"):
-        read_month(tmp_path / "green_tripdata_2024-01.parquet")
+        read_month(tmp_path / file_name("2024-01"))
 
 
 def test_clean__drops_rides_whose_features_are_missing_or_out_of_range() -> None:
-    rides = rides_lasting(10, 10, 10, 10).assign(trip_distance=[2.0, -1.0, float("nan"), 501.0])
-    assert clean(rides)["trip_distance"].tolist() == [2.0]
+    feature, typical = NUMERICAL_FEATURE.name, NUMERICAL_FEATURE.typical
+    below, above = outside(NUMERICAL_FEATURE)
+    values = [typical, below, float("nan"), above]
+    rides = rides_lasting(10, 10, 10, 10).assign(**{feature: values})
+    assert clean(rides)[feature].tolist() == [typical]

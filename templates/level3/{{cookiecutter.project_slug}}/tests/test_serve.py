@@ -20,6 +20,7 @@ import mlflow
 import pandas as pd
 import pytest
 import schemathesis
+from conftest import CATEGORICAL_FEATURE, NUMERICAL_FEATURE, RIDE, outside, unseen
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
@@ -35,6 +36,7 @@ from {{ cookiecutter.package_name }} import registry, tracking
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.deploy import deploy, stop_local
 from {{ cookiecutter.package_name }}.predict import predict
+from {{ cookiecutter.package_name }}.schema import TARGET
 from {{ cookiecutter.package_name }}.serve import (
     MAX_BATCH,
     MAX_BODY_BYTES,
@@ -48,7 +50,8 @@ from {{ cookiecutter.package_name }}.serve import (
 )
 from {{ cookiecutter.package_name }}.train import train
 
-RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
+FEATURES = list(RIDE)  # what a request holds: every feature of the schema
+LABEL, AMOUNT = CATEGORICAL_FEATURE.name, NUMERICAL_FEATURE.name
 JSON = {"Content-Type": "application/json"}
 TOKEN = "a-test-token"  # noqa: S105 (not a secret)
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (where the service must refuse open writes)
@@ -91,7 +94,7 @@ def client(model: Pipeline) -> Iterator[TestClient]:
 def test_predict__one_ride_equals_the_offline_prediction(
     client: TestClient, model: Pipeline, rides: pd.DataFrame
 ) -> None:
-    ride = rides.iloc[[0]][["PULocationID", "DOLocationID", "trip_distance"]]
+    ride = rides.iloc[[0]][FEATURES]
     answer = client.post("/predict", json=ride.to_dict(orient="records")[0])
     assert answer.status_code == 200
     assert answer.json()["predictions"] == pytest.approx(predict(model, ride).tolist())
@@ -100,7 +103,7 @@ def test_predict__one_ride_equals_the_offline_prediction(
 def test_predict__a_batch_keeps_its_order(
     client: TestClient, model: Pipeline, rides: pd.DataFrame
 ) -> None:
-    sample = rides.head(50)[["PULocationID", "DOLocationID", "trip_distance"]]
+    sample = rides.head(50)[FEATURES]
     answer = client.post("/predict", json=sample.to_dict(orient="records"))
     assert answer.json()["predictions"] == pytest.approx(predict(model, sample).tolist())
 
@@ -108,12 +111,18 @@ def test_predict__a_batch_keeps_its_order(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'{"PULocationID": 74', "not valid JSON"),
-        ({"PULocationID": 74, "DOLocationID": 75}, "Field required"),
+        (json.dumps(RIDE).encode()[:-1], "not valid JSON"),
+        ({k: v for k, v in RIDE.items() if k != AMOUNT}, "Field required"),
         ({**RIDE, "fare": 12.5}, "Extra inputs are not permitted"),
-        ({**RIDE, "PULocationID": "74"}, "valid integer"),
-        ({**RIDE, "trip_distance": -1.0}, "greater than or equal to 0"),
-        ({**RIDE, "DOLocationID": 999}, "less than or equal to 265"),
+        ({**RIDE, LABEL: str(RIDE[LABEL])}, "valid integer"),
+        (
+            {**RIDE, AMOUNT: outside(NUMERICAL_FEATURE)[0]},
+            f"greater than or equal to {NUMERICAL_FEATURE.minimum}",
+        ),
+        (
+            {**RIDE, LABEL: int(outside(CATEGORICAL_FEATURE)[1])},
+            f"less than or equal to {CATEGORICAL_FEATURE.maximum}",
+        ),
         ([RIDE] * (MAX_BATCH + 1), f"at most {MAX_BATCH} items"),
         ([], "at least 1 item"),
         ("a ride", "valid dictionary"),
@@ -190,7 +199,7 @@ def test_real_server__http_predictions_equal_the_champions_offline_ones_and_depl
                         break
             except OSError:
                 time.sleep(0.3)
-        sample = rides.head(20)[["PULocationID", "DOLocationID", "trip_distance"]]
+        sample = rides.head(20)[FEATURES]
         body = json.dumps(sample.to_dict(orient="records")).encode()
         request = urllib.request.Request(f"{url}/predict", data=body, headers=JSON)
         with urllib.request.urlopen(request, timeout=10) as answer:
@@ -266,7 +275,7 @@ def test_openapi__declares_the_ride_body_with_an_example_and_every_error(
     assert predict["requestBody"]["required"] is True
     ride = spec["components"]["schemas"]["Ride"]
     assert ride["examples"] == [RIDE]
-    assert set(ride["required"]) == {"PULocationID", "DOLocationID", "trip_distance"}
+    assert set(ride["required"]) == set(FEATURES)
     for status in ("413", "415", "422", "503"):
         schema = predict["responses"][status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Problem"}, status
@@ -313,6 +322,13 @@ def test_errors__a_bug_is_a_500_in_the_same_shape(model: Pipeline) -> None:
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
 RIDE_BYTES = json.dumps(RIDE).encode()
+
+
+def ride_bytes(name: str, value: object) -> bytes:
+    """RIDE as JSON with one value changed (json.dumps writes NaN and Infinity as JavaScript)."""
+    return json.dumps({**RIDE, name: value}).encode()
+
+
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}  # what `curl -d` sends
 
 
@@ -320,10 +336,10 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}  # what `curl -d` s
     ("body", "headers", "status", "message"),
     [
         (NESTED, JSON, 422, "nests too deeply"),
-        (RIDE_BYTES.replace(b"2.5", b"NaN"), JSON, 422, "finite number"),
-        (RIDE_BYTES.replace(b"2.5", b"Infinity"), JSON, 422, "finite number"),
-        (b"[" + RIDE_BYTES.replace(b"2.5", b"-Infinity") + b"]", JSON, 422, "finite number"),
-        (RIDE_BYTES.replace(b"74", b'"\xff\xfe"'), JSON, 422, "not UTF-8"),
+        (ride_bytes(AMOUNT, float("nan")), JSON, 422, "finite number"),
+        (ride_bytes(AMOUNT, float("inf")), JSON, 422, "finite number"),
+        (b"[" + ride_bytes(AMOUNT, float("-inf")) + b"]", JSON, 422, "finite number"),
+        (ride_bytes(LABEL, "?").replace(b'"?"', b'"\xff\xfe"'), JSON, 422, "not UTF-8"),
         (RIDE_BYTES, FORM, 415, "Content-Type: application/json"),
         (RIDE_BYTES, {}, 415, "no Content-Type"),
         (b" " * (MAX_BODY_BYTES + 1), JSON, 413, "larger than MAX_BODY_BYTES"),
@@ -476,18 +492,19 @@ def test_linear_scorer__equals_the_pipeline_on_known_and_unseen_zones(
     model = train(rides, alpha=1.0)  # Ridge, or another linear regressor in its place
     if regressor is not None:
         features = model.named_steps["features"].feature_names_in_
-        model.set_params(regressor=regressor).fit(rides[features], rides["duration"])
+        model.set_params(regressor=regressor).fit(rides[features], rides[TARGET])
     scorer = linear_scorer(model)
     assert scorer is not None
-    sample = rides[["PULocationID", "DOLocationID", "trip_distance"]].head(300)
-    sample = pd.concat([sample, sample.head(5).assign(PULocationID=264, DOLocationID=1)])
+    sample = rides[FEATURES].head(300)
+    unknown = sample.head(5).assign(**{LABEL: unseen(CATEGORICAL_FEATURE, rides)})
+    sample = pd.concat([sample, unknown])
     rides_in = [Ride.model_validate(record) for record in sample.to_dict(orient="records")]
     assert scorer(rides_in) == pytest.approx(pandas_scorer(model)(rides_in), rel=1e-9)
 
 
 def test_linear_scorer__declines_other_pipelines(rides: pd.DataFrame) -> None:
     forest = Pipeline(
-        [("features", ColumnTransformer([("d", "passthrough", ["trip_distance"])])),
+        [("features", ColumnTransformer([("d", "passthrough", [AMOUNT])])),
          ("regressor", DecisionTreeRegressor(max_depth=3))]
-    ).fit(rides[["trip_distance"]], rides["duration"])  # fmt: skip
+    ).fit(rides[[AMOUNT]], rides[TARGET])  # fmt: skip
     assert linear_scorer(forest) is None

@@ -3,14 +3,13 @@
 import mlflow
 import pandas as pd
 import pytest
+from conftest import RIDE
 from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }} import registry, tracking
 from {{ cookiecutter.package_name }}.gate import decide, release
 from {{ cookiecutter.package_name }}.train import train
-
-RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 
 
 def test_decide__the_first_model_needs_only_the_floor() -> None:

@@ -5,14 +5,23 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import CATEGORICAL_FEATURE, NUMERICAL_FEATURE, outside
 
 from {{ cookiecutter.package_name }} import ingest as ingest_module
+from {{ cookiecutter.package_name }} import schema
 from {{ cookiecutter.package_name }}.config import Settings, load_settings, override
 from {{ cookiecutter.package_name }}.ingest import BatchRefused, ingest
 from {{ cookiecutter.package_name }}.simulate import simulate_month, write_month
 from {{ cookiecutter.package_name }}.validate import problems
 
 PROJECT = Path(__file__).parents[1]
+MAX_BAD_SHARE = load_settings(PROJECT / "params.yaml").ingest.max_bad_share
+LABEL, AMOUNT, PICKUP = CATEGORICAL_FEATURE.name, NUMERICAL_FEATURE.name, schema.PICKUP.name
+FEBRUARY = schema.file_name("2024-02")
+
+
+def valid_range(column: schema.Column) -> str:
+    return f"{column.minimum:g}..{column.maximum:g}"
 
 
 def settings_for(raw: Path, source: Path) -> Settings:
@@ -22,28 +31,37 @@ def settings_for(raw: Path, source: Path) -> Settings:
 
 
 def test_problems__a_simulated_month_is_valid(raw_rides: pd.DataFrame) -> None:
-    assert problems(raw_rides, "2024-01", min_rows=1000, max_bad_share=0.01) == []
+    assert problems(raw_rides, "2024-01", min_rows=1000, max_bad_share=MAX_BAD_SHARE) == []
 
 
 @pytest.mark.parametrize(
     ("spoil", "expected"),
     [
-        (lambda r: r.drop(columns="trip_distance"), "missing columns ['trip_distance']"),
-        (lambda r: r.assign(PULocationID=r.PULocationID.astype(str)), "expected an integer"),
+        (lambda r: r.drop(columns=AMOUNT), f"missing columns [{AMOUNT!r}]"),
+        (lambda r: r.assign(**{LABEL: r[LABEL].astype(str)}), "expected an integer"),
         (lambda r: r.head(10), "10 rows, fewer than ingest.min_rows=1000"),
-        (lambda r: r.assign(DOLocationID=999), "have a DOLocationID missing or outside 1..265"),
-        (lambda r: r.assign(trip_distance=-r.trip_distance), "trip_distance missing or outside"),
-        (lambda r: r.assign(trip_distance=float("nan")), "trip_distance missing or outside 0..500"),
         (
-            lambda r: r.assign(lpep_pickup_datetime=r.lpep_pickup_datetime - pd.Timedelta(days=40)),
-            "a lpep_pickup_datetime outside the month",
+            lambda r: r.assign(**{LABEL: int(outside(CATEGORICAL_FEATURE)[1])}),
+            f"have a {LABEL} missing or outside {valid_range(CATEGORICAL_FEATURE)}",
+        ),
+        (
+            lambda r: r.assign(**{AMOUNT: outside(NUMERICAL_FEATURE)[0]}),
+            f"{AMOUNT} missing or outside",
+        ),
+        (
+            lambda r: r.assign(**{AMOUNT: float("nan")}),
+            f"{AMOUNT} missing or outside {valid_range(NUMERICAL_FEATURE)}",
+        ),
+        (
+            lambda r: r.assign(**{PICKUP: r[PICKUP] - pd.Timedelta(days=40)}),
+            f"a {PICKUP} outside the month",
         ),
     ],
 )
 def test_problems__names_what_is_wrong(
     raw_rides: pd.DataFrame, spoil: Callable[[pd.DataFrame], pd.DataFrame], expected: str
 ) -> None:
-    found = problems(spoil(raw_rides), "2024-01", min_rows=1000, max_bad_share=0.01)
+    found = problems(spoil(raw_rides), "2024-01", min_rows=1000, max_bad_share=MAX_BAD_SHARE)
     assert any(expected in problem for problem in found), found
 
 
@@ -52,14 +70,12 @@ def test_ingest__a_bad_batch_leaves_the_data_already_there(tmp_path: Path) -> No
     kept = write_month("2024-01", raw, rides=1500)
     before = kept.read_bytes()
     write_month("2024-01", source, rides=1500)
-    simulate_month("2024-02", rides=1500).drop(columns="trip_distance").to_parquet(
-        source / "green_tripdata_2024-02.parquet"
-    )
+    simulate_month("2024-02", rides=1500).drop(columns=AMOUNT).to_parquet(source / FEBRUARY)
     settings = settings_for(raw, source)
-    with pytest.raises(BatchRefused, match=r"refused green_tripdata_2024-02.parquet"):
+    with pytest.raises(BatchRefused, match=f"refused {FEBRUARY}"):
         ingest(settings)
     assert kept.read_bytes() == before
-    assert not (raw / "green_tripdata_2024-02.parquet").exists()
+    assert not (raw / FEBRUARY).exists()
 
 
 def test_ingest__from_a_folder_source(tmp_path: Path) -> None:
@@ -68,10 +84,7 @@ def test_ingest__from_a_folder_source(tmp_path: Path) -> None:
         write_month(month, source, rides=1200)
     settings = settings_for(tmp_path / "raw", source)
     written = ingest(settings)
-    assert [path.name for path in written] == [
-        "green_tripdata_2024-01.parquet",
-        "green_tripdata_2024-02.parquet",
-    ]
+    assert [path.name for path in written] == [schema.file_name("2024-01"), FEBRUARY]
 
 
 @pytest.mark.parametrize(
@@ -91,14 +104,14 @@ def test_ingest__an_unreadable_month_is_refused_in_one_line(
     month = write_month("2024-02", source, rides=1500)
     month.write_bytes(spoil(month.read_bytes()))
     settings = settings_for(raw, source)
-    with pytest.raises(BatchRefused, match=r"refused green_tripdata_2024-02.parquet .*unreadable"):
+    with pytest.raises(BatchRefused, match=f"refused {FEBRUARY} .*unreadable"):
         ingest(settings)
     assert kept.read_bytes() == before  # nothing already there changes
-    assert not (raw / "green_tripdata_2024-02.parquet").exists()
+    assert not (raw / FEBRUARY).exists()
 
     with pytest.raises(SystemExit) as stopped:
         ingest_module.main(settings)
     message = str(stopped.value)
-    assert message.startswith("ingest: refused green_tripdata_2024-02.parquet from ")
+    assert message.startswith(f"ingest: refused {FEBRUARY} from ")
     assert "\n" not in message
     assert "Traceback" not in capsys.readouterr().err

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import RIDE
 
 from {{ cookiecutter.package_name }}.config import load_settings, override
 from {{ cookiecutter.package_name }}.data import clean
@@ -26,14 +27,14 @@ SETTINGS = override(
     load_settings(Path(__file__).parents[1] / "params.yaml"),
     {"monitor.min_labelled": 200, "monitor.drift_share": 0.5, "monitor.max_live_rmse": 6.0},
 )
-COLUMNS = ["PULocationID", "DOLocationID", "trip_distance"]
+FEATURES = list(RIDE)  # the prediction log holds every feature of the schema
 
 
 def traffic(month: str, scenario: str = "none", error: float = 0.0) -> pd.DataFrame:
     """Logged predictions as the prediction log holds them: the ride, what was predicted (the
     actual duration, off by `error` minutes), and the actual duration."""
     rides = clean(simulate_month(month, rides=5000, scenario=scenario))
-    return rides[COLUMNS].assign(
+    return rides[FEATURES].assign(
         prediction=rides[TARGET].to_numpy() + error,
         duration=rides[TARGET].to_numpy(),
         id=np.arange(len(rides)),
@@ -71,7 +72,7 @@ def test_measure__congested_traffic_drifts_and_its_error_calls_for_retraining(
     verdict = judge(figures, SETTINGS)
     assert verdict.action == "retrain"
     assert "live RMSE 9.00 of version 1 is above 6.0" in verdict.reason
-    assert "and drift (drift share 0.60" in verdict.reason
+    assert f"and drift (drift share {figures.drift_share:.2f}, threshold 0.5)" in verdict.reason
 
 
 def test_measure__without_ground_truth_the_live_error_is_not_measured(

@@ -42,6 +42,12 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def features(workspace: Path) -> list[str]:
+    """The features that params.yaml tells the model to use."""
+    train = load_settings(workspace / "params.yaml").train
+    return [*train.categorical, *train.numerical]
+
+
 def test_stages__write_every_declared_output_and_track_the_run(workspace: Path) -> None:
     stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
@@ -66,7 +72,7 @@ def test_stages__write_every_declared_output_and_track_the_run(workspace: Path) 
     assert run.data.metrics["val_rmse"] == pytest.approx(metrics["rmse"])
     assert {"git.commit", "data.raw_md5", "data.train_md5"} <= set(run.data.tags)
     model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
-    assert list(model.feature_names_in_) == ["PULocationID", "DOLocationID", "trip_distance"]
+    assert list(model.feature_names_in_) == features(workspace)
 
 
 def test_tracking__a_moved_store_still_finds_its_models(
@@ -87,7 +93,7 @@ def test_tracking__a_moved_store_still_finds_its_models(
     tracking.connect()
     assert artifacts.store_folder() == moved
     model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
-    assert list(model.feature_names_in_) == ["PULocationID", "DOLocationID", "trip_distance"]
+    assert list(model.feature_names_in_) == features(workspace)
 
 
 def test_store_folder__without_a_sqlite_store_is_the_working_directory(

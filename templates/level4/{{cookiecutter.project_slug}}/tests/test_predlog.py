@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import RIDE
 from sqlalchemy.exc import IntegrityError
 
 from {{ cookiecutter.package_name }} import predlog
@@ -76,9 +77,6 @@ def test_lock__another_host_s_holder_is_judged_by_the_lock_s_age(log: Prediction
     with pytest.raises(Locked, match="another-host:1"):
         log.acquire("retrain", HOUR)  # we cannot see its processes: 5 minutes is not stale
     assert log.acquire("retrain", timedelta(minutes=1))[1] == "another-host:1"
-
-
-RIDE = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 2.5}
 
 
 def test_record__concurrent_writers_lose_no_prediction(tmp_path: Path) -> None:

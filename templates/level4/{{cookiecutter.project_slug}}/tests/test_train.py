@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CATEGORICAL_FEATURE, NUMERICAL_FEATURE, unseen
 
 from {{ cookiecutter.package_name }}.evaluate import rmse
 from {{ cookiecutter.package_name }}.predict import PREDICTION, predict
@@ -29,16 +30,16 @@ def test_predict__one_prediction_per_ride_aligned_with_the_input(rides: pd.DataF
     assert predicted.index.equals(sample.index)
 
 
-def test_predict__unseen_zone_still_gets_a_prediction(rides: pd.DataFrame) -> None:
+def test_predict__unseen_label_still_gets_a_prediction(rides: pd.DataFrame) -> None:
     model = train(rides, alpha=1.0)
-    ride = rides.head(1).assign(PULocationID=264, DOLocationID=265)
+    ride = rides.head(1).assign(**{CATEGORICAL_FEATURE.name: unseen(CATEGORICAL_FEATURE, rides)})
     assert np.isfinite(predict(model, ride)).all()
 
 
 def test_predict__missing_feature_is_a_clear_error(rides: pd.DataFrame) -> None:
     model = train(rides, alpha=1.0)
-    with pytest.raises(ValueError, match="trip_distance"):
-        predict(model, rides.drop(columns="trip_distance"))
+    with pytest.raises(ValueError, match=NUMERICAL_FEATURE.name):
+        predict(model, rides.drop(columns=NUMERICAL_FEATURE.name))
 
 
 def test_save_model__round_trip_gives_the_same_predictions(

@@ -48,3 +48,15 @@ def test_save_model__round_trip_gives_the_same_predictions(
     model = train(rides, alpha=1.0)
     loaded = load_model(save_model(model, tmp_path / "models" / "model.pkl"))
     np.testing.assert_array_equal(predict(loaded, rides), predict(model, rides))
+
+
+def test_predict__a_ride_without_a_feature_value_gets_nan_the_others_a_prediction(
+    rides: pd.DataFrame,
+) -> None:
+    model = train(rides, alpha=1.0)
+    sample = rides.head(3).copy()
+    sample.loc[sample.index[1], NUMERICAL_FEATURE.name] = float("nan")
+    predicted = predict(model, sample)
+    assert predicted.isna().tolist() == [False, True, False]
+    complete = sample.drop(index=sample.index[1])
+    assert predicted.dropna().tolist() == predict(model, complete).tolist()

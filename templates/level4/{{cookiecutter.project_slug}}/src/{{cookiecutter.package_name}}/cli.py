@@ -177,7 +177,10 @@ def predict_file(args: argparse.Namespace, settings: Settings) -> None:
     predicted = predict(load_model(_given(args.model, settings.paths.model)), rides)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     rides.assign(**{PREDICTION: predicted}).to_parquet(args.output, index=False)
-    print(f"{len(predicted)} predictions (mean {predicted.mean():.2f} min) -> {args.output}")
+    scored = int(predicted.notna().sum())
+    print(f"{scored} predictions (mean {predicted.mean():.2f} min) -> {args.output}")
+    if scored < len(predicted):
+        print(f"{len(predicted) - scored} rides lack a feature's value: their prediction is NaN")
 
 
 @command("check", "fail when the validation RMSE is worse than the floor")

@@ -24,6 +24,8 @@ def read_month(path: Path) -> pd.DataFrame:
 def clean(rides: pd.DataFrame) -> pd.DataFrame:
     """Add the ride duration in minutes; keep the rides from MIN_MINUTES to MAX_MINUTES long
     whose features are present and within the schema's ranges (what the service accepts)."""
+    if missing := [name for name in (PICKUP.name, DROPOFF.name) if name not in rides.columns]:
+        raise ValueError(f"rides lack the timestamp columns {missing}")
     elapsed = rides[DROPOFF.name] - rides[PICKUP.name]
     rides = rides.assign(**{TARGET: elapsed.dt.total_seconds() / 60})
     kept = rides[TARGET].between(MIN_MINUTES, MAX_MINUTES)

@@ -19,6 +19,8 @@ def train(
 ) -> Pipeline:
     """Fit a fresh pipeline on clean rides."""
     features = [*categorical, *numerical]
+    if missing := sorted(set(features) - set(rides.columns)):
+        raise ValueError(f"rides lack the feature columns {missing}")
     return build_pipeline(alpha, categorical, numerical).fit(rides[features], rides[TARGET])
 
 

@@ -302,7 +302,11 @@ def dashboard_page(args: argparse.Namespace, settings: Settings) -> None:
     "retrain-if-needed",
     "monitor; retrain and release through the gate if needed",
     arg("--url", help="the service to reload on promotion (default: local)"),
-    arg("--port", type=int, help="the local service's port (default: $SERVE_PORT, else 8000)"),
+    arg(
+        "--port",
+        type=_port_number,
+        help="the local service's port (default: $SERVE_PORT, else 8000)",
+    ),
 )
 def retrain_when_needed(args: argparse.Namespace, settings: Settings) -> None:
     from .retrain import retrain_if_needed  # imported here: Evidently takes seconds to import
@@ -319,7 +323,11 @@ def retrain_when_needed(args: argparse.Namespace, settings: Settings) -> None:
 @command(
     "reset-demo",
     "stop the local service; undo the replayed traffic and retrainings",
-    arg("--port", type=int, help="the local service's port (default: $SERVE_PORT, else 8000)"),
+    arg(
+        "--port",
+        type=_port_number,
+        help="the local service's port (default: $SERVE_PORT, else 8000)",
+    ),
 )
 def reset_the_demo(args: argparse.Namespace, settings: Settings) -> None:
     from .retrain import reset_demo  # imported here: Evidently takes seconds to import
@@ -335,12 +343,27 @@ def reset_the_demo(args: argparse.Namespace, settings: Settings) -> None:
     arg("--correct", action="store_true", help="replace durations already stored (a correction)"),
 )
 def load_feedback(args: argparse.Namespace) -> None:
-    table = pd.read_csv(args.file) if args.file.suffix == ".csv" else pd.read_parquet(args.file)
+    from pydantic import ValidationError
+
+    from .serve import Feedback  # a file's rows pass the checks that POST /feedback makes
+
+    if args.file.suffix == ".csv":  # a request id of digits (and an e) is still a string
+        table = pd.read_csv(args.file, dtype={"request_id": str})
+    else:
+        table = pd.read_parquet(args.file)
     columns = ["request_id", "row", "duration"]
     if missing := [column for column in columns if column not in table.columns]:
         raise ValueError(f"{args.file} has no column {', '.join(missing)}; it needs {columns}")
-    rows = table[columns].to_dict(orient="records")
-    items = [{str(key): value for key, value in row.items()} for row in rows]
+    items = []
+    for number, row in enumerate(table[columns].to_dict(orient="records")):
+        try:
+            items.append(Feedback.model_validate(row).model_dump())
+        except ValidationError as error:
+            wrong = error.errors()[0]
+            where = ".".join(str(part) for part in wrong["loc"])
+            raise ValueError(
+                f"{args.file}, record {number}: {where}: {wrong['msg']}; nothing was stored"
+            ) from None
     outcome = PredictionLog(existing=True).add_feedback(items, correct=args.correct)
     if outcome.unknown:
         raise ValueError(

@@ -46,6 +46,7 @@ from .predlog import FeedbackOutcome, PredictionLog, rows_of
 MAX_BATCH = 1000  # rides per request; larger batches get a 422
 MAX_BODY_BYTES = 1_000_000  # a larger request body gets a 413 before it is read whole
 EXAMPLE_RIDE: JsonDict = {column.name: column.typical for column in schema.FEATURES}
+EXAMPLE_MISSING = schema.FEATURES[0].name  # the error examples: a ride sent without it
 EXAMPLE_FEEDBACK: JsonDict = {
     "request_id": "0b9c5bd3a4f84c0c9d1e2f3a4b5c6d7e",
     "row": 0,
@@ -162,9 +163,9 @@ class Reloaded(BaseModel):
 class Violation(BaseModel):
     """One thing wrong with a request: where, what, and its kind."""
 
-    loc: list[str | int] = Field(examples=[["body", "trip_distance"]])
-    msg: str = Field(examples=["Input should be greater than or equal to 0"])
-    type: str = Field(examples=["greater_than_equal"])
+    loc: list[str | int] = Field(examples=[["body", "one", EXAMPLE_MISSING]])
+    msg: str = Field(examples=["Field required"])
+    type: str = Field(examples=["missing"])
 
 
 class Problem(BaseModel):
@@ -172,7 +173,7 @@ class Problem(BaseModel):
     breaks the contract, each violation."""
 
     status: int = Field(examples=[422])
-    detail: str = Field(examples=["body.trip_distance: Input should be greater than or equal to 0"])
+    detail: str = Field(examples=[f"body.one.{EXAMPLE_MISSING}: Field required"])
     errors: list[Violation] = []
 
 

@@ -60,3 +60,10 @@ def test_predict__a_ride_without_a_feature_value_gets_nan_the_others_a_predictio
     assert predicted.isna().tolist() == [False, True, False]
     complete = sample.drop(index=sample.index[1])
     assert predicted.dropna().tolist() == predict(model, complete).tolist()
+
+
+def test_train__rides_without_a_feature_column_are_one_clear_error(rides: pd.DataFrame) -> None:
+    with pytest.raises(
+        ValueError, match=rf"rides lack the feature columns \['{NUMERICAL_FEATURE.name}'\]"
+    ):
+        train(rides.drop(columns=NUMERICAL_FEATURE.name), alpha=1.0)

@@ -46,3 +46,8 @@ def test_clean__drops_rides_whose_features_are_missing_or_out_of_range() -> None
     values = [typical, below, float("nan"), above]
     rides = rides_lasting(10, 10, 10, 10).assign(**{feature: values})
     assert clean(rides)[feature].tolist() == [typical]
+
+
+def test_clean__rides_without_a_timestamp_column_are_one_clear_error() -> None:
+    with pytest.raises(ValueError, match=rf"rides lack the timestamp columns \['{DROPOFF.name}'\]"):
+        clean(rides_lasting(10).drop(columns=DROPOFF.name))

@@ -177,3 +177,42 @@ def test_cli__a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None
 
     with pytest.raises(KeyError, match="'b'"):
         main(["broken"])
+
+
+@pytest.mark.parametrize(
+    ("duration", "problem"),
+    [
+        ("-5", "duration: Input should be greater than 0"),
+        ("inf", "duration: Input should be a finite number"),
+        ("", "duration: Input should be a finite number"),
+    ],
+)
+def test_cli_feedback__a_bad_row_is_one_line_and_nothing_is_stored(
+    duration: str,
+    problem: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A file's rows pass the checks of POST /feedback, before the log is even opened."""
+    log = tmp_path / "predictions.db"
+    monkeypatch.setenv("PREDICTION_LOG_URL", f"sqlite:///{log}")
+    durations = tmp_path / "durations.csv"
+    durations.write_text(f"request_id,row,duration\nabc,0,12.5\nabc,1,{duration}\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["feedback", str(durations)])
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == (
+        f"error: {durations}, record 1: {problem}; nothing was stored\n"
+    )
+    assert not log.exists()
+
+
+@pytest.mark.parametrize("command", ["serve", "deploy", "retrain-if-needed", "reset-demo"])
+def test_cli__every_port_option_is_checked(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--port", "99999"])
+    assert stop.value.code == 2
+    assert "argument --port: '99999' is not a port number (1 to 65535)" in capsys.readouterr().err

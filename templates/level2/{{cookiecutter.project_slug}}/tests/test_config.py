@@ -54,6 +54,11 @@ def test_load_settings__reads_every_section_of_the_projects_file() -> None:
             "",
             "train.numerical: Value error, ['fare_amount'] not among the numerical features",
         ),
+        (
+            {"train.categorical": [], "train.numerical": []},
+            "",
+            "train: Value error, no feature: name at least one in categorical or numerical",
+        ),
     ],
 )
 def test_load_settings__a_wrong_setting_is_named_with_its_file(

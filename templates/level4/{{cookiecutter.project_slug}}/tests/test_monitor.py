@@ -13,6 +13,7 @@ from conftest import RIDE
 from {{ cookiecutter.package_name }}.config import load_settings, override
 from {{ cookiecutter.package_name }}.data import clean
 from {{ cookiecutter.package_name }}.monitor import (
+    COLUMN_SCORE,
     Figures,
     add_decision,
     judge,
@@ -121,3 +122,10 @@ def test_add_decision__puts_the_trigger_at_the_top_of_the_report(tmp_path: Path)
     for shown in ("Decision: retrain", "10.12 minutes (retrain above 6.0)", "0.20", ">2<"):
         assert shown in text
     json.dumps(text)  # still one text page
+
+
+@pytest.mark.parametrize("column", ["trip_distance", "pick-up zone", "Fahrt.Dauer"])
+def test_column_score__reads_any_column_name_evidently_reports(column: str) -> None:
+    match = COLUMN_SCORE.match(f"ValueDrift(column={column},method=K-S p_value,threshold=0.05)")
+    assert match is not None
+    assert match["column"] == column

@@ -35,7 +35,7 @@ from {{ cookiecutter.package_name }}.retrain import (
     retrain_if_needed,
     split,
 )
-from {{ cookiecutter.package_name }}.schema import CATEGORICAL, NUMERICAL
+from {{ cookiecutter.package_name }}.schema import CATEGORICAL, MAX_MINUTES, MIN_MINUTES, NUMERICAL
 from {{ cookiecutter.package_name }}.serve import create_app
 from {{ cookiecutter.package_name }}.simulate import simulate_month
 from {{ cookiecutter.package_name }}.train import train
@@ -57,10 +57,14 @@ def test_split__the_newest_labelled_rides_the_oldest_of_them_to_train_the_newest
     None
 ):
     window = pd.DataFrame(
-        {"id": [5, 1, 4, 2, 6, 3, 7], "duration": [5.0, 1.0, np.nan, 2.0, 6.0, 3.0, 7.0]}
+        {
+            "id": [5, 1, 4, 2, 6, 3, 7, 8, 9],
+            "duration": [5.0, 1.0, np.nan, 2.0, 6.0, 3.0, 7.0, MAX_MINUTES + 240, MIN_MINUTES / 2],
+        }
     )
     rides, holdout = split(window, rides=5, holdout_share=0.4)
-    assert rides["id"].tolist() == [2, 3, 5]  # 4 has no ground truth, 1 is too old
+    # 4 has no ground truth, 8 and 9 are glitches the pipeline's cleaning drops, 1 is too old
+    assert rides["id"].tolist() == [2, 3, 5]
     assert holdout["id"].tolist() == [6, 7]
     assert holdout["duration"].tolist() == [6.0, 7.0]
 

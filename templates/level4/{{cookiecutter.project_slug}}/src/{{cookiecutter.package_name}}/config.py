@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from . import schema
@@ -69,6 +70,13 @@ class Train(Section):
         if unknown := [name for name in names if name not in kind]:
             raise ValueError(f"{unknown} not among the {info.field_name} features of schema.py")
         return names
+
+    @model_validator(mode="after")
+    def some_feature(self) -> "Train":
+        """A model needs at least one feature to learn from."""
+        if not self.categorical and not self.numerical:
+            raise ValueError("no feature: name at least one in categorical or numerical")
+        return self
 
 
 class Evaluate(Section):

@@ -25,7 +25,7 @@ from .predlog import PredictionLog
 from .schema import CATEGORICAL, NUMERICAL, TARGET
 
 REFERENCE_ARTIFACT = "reference/rides.parquet"  # logged by retraining; else the prepared month
-COLUMN_SCORE = re.compile(r"ValueDrift\(column=(?P<column>\w+),")
+COLUMN_SCORE = re.compile(r"ValueDrift\(column=(?P<column>[^,]+),")  # any column name
 EXPERIMENT = f"{tracking.EXPERIMENT}-monitoring"  # a run per monitoring job, with its report
 
 

@@ -26,7 +26,7 @@ from .evaluate import scores
 from .gate import Decision, release
 from .predict import predict
 from .predlog import PredictionLog, url_from_env
-from .schema import TARGET
+from .schema import MAX_MINUTES, MIN_MINUTES, TARGET
 from .train import train
 
 LOCK = "retraining"
@@ -68,9 +68,11 @@ def recover(client: MlflowClient) -> list[str]:
 def split(
     window: pd.DataFrame, rides: int, holdout_share: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The newest `rides` labelled rides: the oldest of them for training, the newest
-    `holdout_share` for the gate."""
-    labelled = window.dropna(subset=["duration"]).sort_values("id").tail(rides)
+    """The newest `rides` labelled rides that the pipeline's cleaning keeps (a meter left
+    running is no ride to learn from or to judge by): the oldest of them for training, the
+    newest `holdout_share` for the gate."""
+    labelled = window[window["duration"].between(MIN_MINUTES, MAX_MINUTES)]
+    labelled = labelled.sort_values("id").tail(rides)
     labelled = labelled.rename(columns={"duration": TARGET})
     cut = int(len(labelled) * (1 - holdout_share))
     return labelled.iloc[:cut], labelled.iloc[cut:]
